@@ -1,0 +1,213 @@
+"""The admin: segment groups and their segments, read-only once a CDP activation has locked them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from cdp_bridge import segmentation
+from cdp_bridge.exceptions import SegmentGroupLocked
+from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership
+
+
+def _user_search_fields(prefix: str) -> list[str]:
+    user_model = get_user_model()
+    names = [user_model.USERNAME_FIELD, user_model.get_email_field_name()]
+    field_names = {field.name for field in user_model._meta.get_fields()}
+    return [f"={prefix}{name}" for name in dict.fromkeys(names) if name in field_names]
+
+
+def _refusal(group: SegmentGroup | None, action: str) -> str | None:
+    """Why ``action`` on ``group`` is refused, or None when it is allowed."""
+    if group is None:
+        return None
+    try:
+        segmentation.refuse_if_locked(group, action)
+    except SegmentGroupLocked as error:
+        return str(error)
+    return None
+
+
+class SegmentGroupForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = SegmentGroup
+        fields = ["identifier", "name"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if self.instance.pk:
+            stored = SegmentGroup.objects.get(pk=self.instance.pk)
+            refusal = _refusal(stored, "change the segment group")
+            if refusal:
+                raise ValidationError(refusal)
+        return cleaned
+
+
+@admin.register(SegmentGroup)
+class SegmentGroupAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = SegmentGroupForm
+    list_display = ["identifier", "name", "segment_count", "locked_at"]
+    search_fields = ["identifier", "name"]
+    readonly_fields = ["locked_at", "created_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SegmentGroup]:
+        groups: QuerySet[SegmentGroup] = super().get_queryset(request)
+        return groups.annotate(segment_count=Count("segments"))
+
+    @admin.display(description=_("segments"), ordering="segment_count")
+    def segment_count(self, group: SegmentGroup) -> int:
+        return group.segment_count  # type: ignore[attr-defined,no-any-return]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.is_locked:
+            return ["identifier", "name", "locked_at", "created_at"]
+        return self.readonly_fields
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        # The bulk delete would bypass the lock; groups are deleted one at a time.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request: HttpRequest, obj: SegmentGroup, form: Any, change: bool) -> None:
+        if change:
+            changes = {field: form.cleaned_data[field] for field in form.changed_data}
+            segmentation.update_segment_group(obj, **changes)
+        else:
+            super().save_model(request, obj, form, change)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        group = self.get_object(request, object_id)
+        refusal = _refusal(group, "delete the segment group")
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+            url = reverse("admin:cdp_bridge_segmentgroup_change", args=[object_id])
+            return HttpResponseRedirect(url)
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request: HttpRequest, obj: SegmentGroup) -> None:
+        segmentation.delete_segment_group(obj)
+
+
+class CdpManagedReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Objects of a locked group are the CDP's: shown, never changed or deleted here."""
+
+    def group_of(self, obj: Any) -> SegmentGroup:
+        raise NotImplementedError
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and self.group_of(obj).is_locked:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and self.group_of(obj).is_locked:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "group":
+            kwargs["queryset"] = SegmentGroup.objects.filter(locked_at__isnull=True)
+        if db_field.name == "segment":
+            kwargs["queryset"] = Segment.objects.filter(group__locked_at__isnull=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Segment)
+class SegmentAdmin(CdpManagedReadOnly):
+    list_display = [
+        "identifier",
+        "name",
+        "group",
+        "member_count",
+        "profile_count",
+        "cdp_updated_at",
+        "sequence",
+    ]
+    list_filter = ["group"]
+    list_select_related = ["group"]
+    search_fields = ["identifier", "name", *_user_search_fields("memberships__user__")]
+    readonly_fields = ["sequence", "created_at", "updated_at"]
+    fields = [
+        "group",
+        "identifier",
+        "name",
+        "description",
+        "tags",
+        "profile_count",
+        "cdp_updated_at",
+        "sequence",
+        "created_at",
+        "updated_at",
+    ]
+
+    def group_of(self, obj: Segment) -> SegmentGroup:
+        return obj.group
+
+    def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
+        segmentation.refuse_if_locked(obj.group, "save the segment")
+        super().save_model(request, obj, form, change)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Segment]:
+        # A subquery per row counts through the membership index: no N+1, and correct even
+        # when a search by user joins the memberships.
+        members = (
+            SegmentMembership.objects.filter(segment=OuterRef("pk"))
+            .order_by()
+            .values("segment")
+            .annotate(count=Count("*"))
+            .values("count")
+        )
+        count = Coalesce(Subquery(members, output_field=IntegerField()), 0)
+        segments: QuerySet[Segment] = super().get_queryset(request)
+        return segments.annotate(member_count=count)
+
+    @admin.display(description=_("members"), ordering="member_count")
+    def member_count(self, segment: Segment) -> int:
+        return segment.member_count  # type: ignore[attr-defined,no-any-return]
+
+
+@admin.register(SegmentMembership)
+class SegmentMembershipAdmin(CdpManagedReadOnly):
+    """Find a user's segments; add and remove members of segments the CDP does not manage."""
+
+    list_display = ["user", "segment", "group"]
+    list_filter = ["segment__group"]
+    list_select_related = ["user", "segment__group"]
+    search_fields = [*_user_search_fields("user__"), "=segment__identifier"]
+    raw_id_fields = ["user"]
+    show_full_result_count = False
+
+    def group_of(self, obj: SegmentMembership) -> SegmentGroup:
+        return obj.segment.group
+
+    @admin.display(description=_("group"), ordering="segment__group__identifier")
+    def group(self, membership: SegmentMembership) -> SegmentGroup:
+        return membership.segment.group
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(
+        self, request: HttpRequest, obj: SegmentMembership, form: Any, change: bool
+    ) -> None:
+        segmentation.assign_users_to_segment(obj.segment, [obj.user])
+
+    def delete_model(self, request: HttpRequest, obj: SegmentMembership) -> None:
+        segmentation.unassign_user_from_segment(obj.segment, obj.user)

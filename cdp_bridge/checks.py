@@ -1,0 +1,233 @@
+"""System checks: every configuration problem, with a stable id and a hint.
+
+The rules about the configuration's shape live in ``conf.parser``; this module reports
+them, and adds the rules that need the app registry, the database or DEBUG.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.exceptions import FieldDoesNotExist
+from django.db import DatabaseError
+from django.db.models import Model
+from django.utils.module_loading import import_string
+
+from cdp_bridge.conf import ConfigReport, SourceSettings, inspect_settings
+
+LOOPBACK_HOSTS = frozenset({"localhost"})
+
+
+@register("cdp_bridge")
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Report every problem of the CDP_BRIDGE configuration."""
+    report = inspect_settings()
+    messages: list[CheckMessage] = [
+        (Error if problem.is_error else Warning)(
+            problem.message,
+            hint=problem.hint or None,
+            obj=problem.path,
+            id=problem.check_id,
+        )
+        for problem in report.problems
+    ]
+    if report.settings is not None:
+        messages += check_sources(report)
+        messages += check_processors(report)
+        messages += check_person_identifier_fields(report)
+        messages += check_stream_base_urls(report)
+        messages += check_segment_groups_exist(report)
+    return messages
+
+
+def check_sources(report: ConfigReport) -> list[CheckMessage]:
+    """Each source's model, fields and queryset callable must exist."""
+    assert report.settings is not None
+    messages: list[CheckMessage] = []
+    for kind, named in report.settings.sources.items():
+        for name, source in named.items():
+            path = report.key_path("sources", kind, name)
+            if source.queryset:
+                try:
+                    import_string(source.queryset)
+                except ImportError:
+                    messages.append(
+                        Error(
+                            f"the queryset callable {source.queryset!r} cannot be imported.",
+                            hint="Give the dotted path of a function taking the scope and "
+                            "returning a QuerySet.",
+                            obj=f"{path}.queryset",
+                            id="cdp_bridge.E016",
+                        )
+                    )
+            if not source.model:
+                continue
+            try:
+                model = apps.get_model(source.model)
+            except (LookupError, ValueError):
+                messages.append(
+                    Error(
+                        f"the model {source.model!r} does not exist.",
+                        hint="Check the app label and model name, and that the app is in "
+                        "INSTALLED_APPS.",
+                        obj=f"{path}.model",
+                        id="cdp_bridge.E010",
+                    )
+                )
+                continue
+            messages += _check_source_fields(model, source, path)
+    return messages
+
+
+def _check_source_fields(
+    model: type[Model], source: SourceSettings, path: str
+) -> list[CheckMessage]:
+    named: list[tuple[str, str]] = [
+        (key, getattr(source, key))
+        for key in ("name_field", "code_field", "language_field", "modified_field")
+        if getattr(source, key)
+    ]
+    named += [("fields", field) for field in source.fields or ()]
+    named += [("exclude", field) for field in source.exclude]
+    named += [("filter", lookup.split("__")[0]) for lookup in source.filter]
+    messages: list[CheckMessage] = []
+    for key, field_name in named:
+        try:
+            model._meta.get_field(field_name)
+        except FieldDoesNotExist:
+            messages.append(
+                Error(
+                    f"{model._meta.label} has no field {field_name!r}.",
+                    hint=f"Use one of: {', '.join(_field_names(model))}.",
+                    obj=f"{path}.{key}",
+                    id="cdp_bridge.E011",
+                )
+            )
+    return messages
+
+
+def check_processors(report: ConfigReport) -> list[CheckMessage]:
+    """Each processor named by dotted path must be importable."""
+    assert report.settings is not None
+    messages: list[CheckMessage] = []
+    for kind, references in report.settings.processors.items():
+        for index, reference in enumerate(references):
+            try:
+                import_string(reference.path)
+            except ImportError:
+                messages.append(
+                    Error(
+                        f"the processor {reference.path!r} cannot be imported.",
+                        hint="Check the dotted path (module.ClassName).",
+                        obj=report.key_path("processors", kind, index, "path"),
+                        id="cdp_bridge.E015",
+                    )
+                )
+    return messages
+
+
+def check_person_identifier_fields(report: ConfigReport) -> list[CheckMessage]:
+    """An activation's person identifier must be a field of the user model."""
+    assert report.settings is not None
+    user_model = get_user_model()
+    messages: list[CheckMessage] = []
+    for scope in report.settings.scopes.values():
+        for index, activation in enumerate(scope.activations):
+            field_name = activation.person_identifier_field
+            if not field_name:
+                continue
+            try:
+                user_model._meta.get_field(field_name)
+            except FieldDoesNotExist:
+                messages.append(
+                    Error(
+                        f"{user_model._meta.label} has no field {field_name!r}.",
+                        hint="Name the user field that holds the CDP's userid (the id column of "
+                        "the user export), or leave it out to use the primary key.",
+                        obj=report.key_path(
+                            "system",
+                            scope.name,
+                            "cdp",
+                            "activations",
+                            index,
+                            "person_identifier_field",
+                        ),
+                        id="cdp_bridge.E017",
+                    )
+                )
+    return messages
+
+
+def check_stream_base_urls(report: ConfigReport) -> list[CheckMessage]:
+    """Person data must not cross the network in clear text, except in development."""
+    assert report.settings is not None
+    if settings.DEBUG:
+        return []
+    messages: list[CheckMessage] = []
+    for scope in report.settings.scopes.values():
+        url = urlsplit(scope.stream_base_url)
+        if url.scheme != "https" and not _is_loopback(url.hostname or ""):
+            messages.append(
+                Warning(
+                    f"stream_base_url {scope.stream_base_url!r} is not https.",
+                    hint="Use https:// so that exported person data is encrypted in transit.",
+                    obj=report.key_path("system", scope.name, "cdp", "stream_base_url"),
+                    id="cdp_bridge.W002",
+                )
+            )
+    return messages
+
+
+def check_segment_groups_exist(report: ConfigReport) -> list[CheckMessage]:
+    """Each activation's segment group must be created on the site before the CDP calls."""
+    from cdp_bridge.models import SegmentGroup
+
+    assert report.settings is not None
+    wanted: dict[str, str] = {}
+    for scope in report.settings.scopes.values():
+        for index, activation in enumerate(scope.activations):
+            path = report.key_path(
+                "system", scope.name, "cdp", "activations", index, "segment_group_identifier"
+            )
+            wanted.setdefault(activation.segment_group_identifier, path)
+    if not wanted:
+        return []
+    try:
+        existing = set(
+            SegmentGroup.objects.filter(identifier__in=wanted).values_list("identifier", flat=True)
+        )
+    except DatabaseError:
+        return []  # not migrated yet: nothing to compare with
+    return [
+        Warning(
+            f"the segment group {identifier!r} does not exist.",
+            hint="Create it in the admin (CDP bridge > Segment groups) before the CDP's "
+            "activation connects; until then the webhook answers 409.",
+            obj=path,
+            id="cdp_bridge.W001",
+        )
+        for identifier, path in sorted(wanted.items())
+        if identifier not in existing
+    ]
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _field_names(model: type[Model]) -> Iterable[str]:
+    return sorted(field.name for field in model._meta.get_fields() if field.concrete)

@@ -1,0 +1,5 @@
+"""cdp_bridge's models, one module per part of the app."""
+
+from cdp_bridge.models.segments import Segment, SegmentGroup, SegmentMembership
+
+__all__ = ["Segment", "SegmentGroup", "SegmentMembership"]

@@ -1,0 +1,146 @@
+"""System checks: each rule reported with its stable id, the key path and a hint."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from cdp_bridge.checks import check_settings
+from cdp_bridge.models import SegmentGroup
+
+from .conftest import GOOD_SECRET
+
+ACTIVATION = {
+    "client_id": "raptor",
+    "client_secret": GOOD_SECRET,
+    "segment_group_identifier": "cdp_audiences",
+}
+
+
+def messages_by_id(cdp_config, raw):
+    cdp_config(raw)
+    return {message.id: message for message in check_settings()}
+
+
+def test_a_valid_configuration_passes_every_check(cdp_config, db):
+    SegmentGroup.objects.create(identifier="cdp_audiences", name="CDP")
+    assert (
+        messages_by_id(
+            cdp_config,
+            {
+                "system": {
+                    "default": {"cdp": {"account_number": 123456, "activations": [ACTIVATION]}}
+                },
+                "sources": {
+                    "content": {
+                        "article": {
+                            "model": "testapp.Article",
+                            "name_field": "title",
+                            "filter": {"published__exact": True},
+                        }
+                    }
+                },
+            },
+        )
+        == {}
+    )
+
+
+def test_configuration_problems_become_errors_with_the_path_and_hint(cdp_config):
+    messages = messages_by_id(cdp_config, {"system": {"default": {"cdp": {"acount_number": 1}}}})
+    message = messages["cdp_bridge.E001"]
+    assert message.is_serious()
+    assert message.obj == "system.default.cdp.acount_number"
+    assert message.hint == "Did you mean 'account_number'?"
+
+
+def test_a_source_model_that_does_not_exist(cdp_config):
+    message = messages_by_id(
+        cdp_config, {"sources": {"product": {"laptop": {"model": "shop.Laptop"}}}}
+    )["cdp_bridge.E010"]
+    assert message.obj == "sources.product.laptop.model"
+    assert "'shop.Laptop' does not exist" in message.msg
+
+
+@pytest.mark.parametrize(
+    ("source", "path"),
+    [
+        ({"name_field": "headline"}, "sources.content.article.name_field"),
+        ({"fields": ["title", "summary"]}, "sources.content.article.fields"),
+        ({"exclude": ["secret"]}, "sources.content.article.exclude"),
+        ({"modified_field": "changed"}, "sources.content.article.modified_field"),
+        ({"filter": {"status__in": ["live"]}}, "sources.content.article.filter"),
+    ],
+)
+def test_a_source_field_that_does_not_exist(cdp_config, source, path):
+    message = messages_by_id(
+        cdp_config, {"sources": {"content": {"article": {"model": "testapp.Article", **source}}}}
+    )["cdp_bridge.E011"]
+    assert message.obj == path
+    assert "title" in message.hint  # lists the fields there are
+
+
+def test_a_queryset_callable_that_cannot_be_imported(cdp_config):
+    message = messages_by_id(
+        cdp_config, {"sources": {"content": {"article": {"queryset": "tests.nowhere.articles"}}}}
+    )["cdp_bridge.E016"]
+    assert message.obj == "sources.content.article.queryset"
+
+
+def test_a_processor_that_cannot_be_imported(cdp_config):
+    message = messages_by_id(
+        cdp_config, {"processors": {"field_value": ["tests.nowhere.Processor"]}}
+    )["cdp_bridge.E015"]
+    assert message.obj == "processors.field_value[0].path"
+
+
+def test_a_person_identifier_field_missing_from_the_user_model(cdp_config, db):
+    message = messages_by_id(
+        cdp_config,
+        {
+            "system": {
+                "default": {
+                    "cdp": {
+                        "activations": [
+                            {**ACTIVATION, "person_identifier_field": "customer_number"}
+                        ]
+                    }
+                }
+            }
+        },
+    )["cdp_bridge.E017"]
+    assert message.obj == "system.default.cdp.activations[0].person_identifier_field"
+
+
+def test_an_activation_whose_segment_group_does_not_exist_yet(cdp_config, db):
+    message = messages_by_id(
+        cdp_config, {"system": {"default": {"cdp": {"activations": [ACTIVATION]}}}}
+    )["cdp_bridge.W001"]
+    assert not message.is_serious()
+    assert "'cdp_audiences' does not exist" in message.msg
+    assert "409" in message.hint
+
+
+@pytest.mark.parametrize(
+    ("url", "debug", "warned"),
+    [
+        ("http://in.example", False, True),
+        ("http://in.example", True, False),
+        ("https://in.example", False, False),
+        ("http://127.0.0.1:8765", False, False),
+        ("http://localhost:8765", False, False),
+    ],
+)
+def test_a_stream_base_url_that_is_not_https_outside_debug(
+    cdp_config, settings, url, debug, warned
+):
+    settings.DEBUG = debug
+    messages = messages_by_id(
+        cdp_config, {"system": {"default": {"cdp": {"stream_base_url": url}}}}
+    )
+    assert ("cdp_bridge.W002" in messages) is warned
+
+
+def test_manage_py_check_fails_on_a_broken_configuration(cdp_config):
+    cdp_config({"system": {"default": {"cdp": {"account_number": "twelve"}}}})
+    with pytest.raises(SystemCheckError, match=r"cdp_bridge\.E003"):
+        call_command("check")
