@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from cdp_bridge.checks import check_settings
+from cdp_bridge.conf import load_yaml
 from cdp_bridge.models import SegmentGroup
 
 from .conftest import GOOD_SECRET
@@ -144,3 +145,20 @@ def test_manage_py_check_fails_on_a_broken_configuration(cdp_config):
     cdp_config({"system": {"default": {"cdp": {"account_number": "twelve"}}}})
     with pytest.raises(SystemCheckError, match=r"cdp_bridge\.E003"):
         call_command("check")
+
+
+def test_checks_name_keys_as_written_in_a_yaml_file(settings, tmp_path, db):
+    path = tmp_path / "ibexa_cdp.yaml"
+    path.write_text(
+        "ibexa:\n  system:\n    default:\n      cdp:\n        activations:\n"
+        f"          - {{client_id: raptor, client_secret: {GOOD_SECRET},"
+        " segment_group_identifier: missing_group}\n"
+        "cdp_bridge:\n  sources:\n    content:\n      article: {model: testapp.Article,"
+        " name_field: headline}\n"
+    )
+    settings.CDP_BRIDGE = load_yaml(path)
+    messages = {message.id: message for message in check_settings()}
+    assert messages["cdp_bridge.W001"].obj == (
+        "ibexa.system.default.cdp.activations[0].segment_group_identifier"
+    )
+    assert messages["cdp_bridge.E011"].obj == "cdp_bridge.sources.content.article.name_field"

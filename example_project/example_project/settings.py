@@ -1,9 +1,11 @@
 """Settings of the example shop-and-blog site.
 
 Secrets and per-machine values come from the environment, read from the repository's
-``.env`` (copy ``.env.example``). SQLite by default; PostgreSQL when DATABASE_URL is set.
+``.env`` (copy ``.env.example``), or from the file DJANGO_ENV_FILE names. SQLite by default;
+PostgreSQL when DATABASE_URL is set.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -12,7 +14,7 @@ from cdp_bridge.conf import load_yaml
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
-environ.Env.read_env(BASE_DIR.parent / ".env")
+environ.Env.read_env(os.environ.get("DJANGO_ENV_FILE", BASE_DIR.parent / ".env"))
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="example-project-not-secret")
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
