@@ -17,8 +17,6 @@ from django.db import transaction
 from django.utils import timezone
 from shop.models import Category, CustomerProfile, Product
 
-from cdp_bridge.models import SegmentGroup
-
 BATCH = 5000
 FIRST_NAMES = [
     "Anna",
@@ -67,7 +65,6 @@ PRODUCT_LINES = {
 }
 BLOG_CATEGORIES = ["Reviews", "Guides", "News", "Stories"]
 TAGS = ["battery", "design", "gaming", "office", "travel", "camera", "budget", "premium"]
-SEGMENT_GROUP = ("example_segment_group_identifier", "CDP audiences")
 
 T = TypeVar("T")
 
@@ -80,9 +77,6 @@ def batched(items: Iterator[T], size: int) -> Iterator[list[T]]:
 def seed(users: int, products: int, articles: int, report: Callable[[str], None]) -> None:
     """Add demo data until the site has at least the given numbers; safe to run again."""
     rng = random.Random(20261125)
-    SegmentGroup.objects.get_or_create(
-        identifier=SEGMENT_GROUP[0], defaults={"name": SEGMENT_GROUP[1]}
-    )
     report(f"users: {seed_users(users, rng)} added")
     report(f"products: {seed_products(products, rng)} added")
     report(f"articles: {seed_articles(articles, rng)} added")
