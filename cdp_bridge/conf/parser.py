@@ -45,46 +45,8 @@ TOP_LEVEL_KEYS = (
     "webhook",
     "processors",
 )
-SCOPE_DECLARATION_KEYS = ("hosts", "groups")
-SYSTEM_BLOCK_KEYS = ("cdp",)
-CDP_KEYS = (
-    "account_number",
-    "stream_base_url",
-    "data_export",
-    "activations",
-    "tracking",
-    "membership",
-)
 DATA_EXPORT_KEYS = tuple(f"{kind}_data" for kind in EXPORT_KINDS)
-STREAM_KEYS = ("transport", "stream_file", "file", "batch_size", "max_batch_bytes")
-STREAM_FILE_KEYS = ("stream_id", "connect_timeout", "read_timeout")
-FILE_KEYS = ("directory",)
-ACTIVATION_KEYS = (
-    "client_id",
-    "client_secret",
-    "segment_group_identifier",
-    "person_identifier_field",
-    "signing_secret",
-    "require_signature",
-)
-TRACKING_KEYS = ("enabled", "consent_required", "user_id")
-MEMBERSHIP_KEYS = ("base_url", "timeout", "activation_id", "api_key", "cache_ttl")
-GLOBAL_DATA_EXPORT_KEYS = ("schedule",)
-SCHEDULE_ENTRY_KEYS = ("interval", "options", "scope")
-SOURCE_KEYS = (
-    "model",
-    "queryset",
-    "filter",
-    "fields",
-    "exclude",
-    "name_field",
-    "language_field",
-    "modified_field",
-)
-PRODUCT_SOURCE_KEYS = (*SOURCE_KEYS, "code_field")
-WEBHOOK_KEYS = ("max_body_bytes", "token_ttl", "signature_tolerance")
 PROCESSOR_KINDS = ("user_item", "field", "field_value")
-PROCESSOR_ENTRY_KEYS = ("path", "priority")
 
 RESERVED_SYSTEM_NAMES = ("default", "global")
 MIN_CLIENT_SECRET_LENGTH = 16
