@@ -17,3 +17,7 @@ class UnknownScope(ConfigurationError):
 
 class SegmentGroupLocked(CdpBridgeError, PermissionDenied):
     """A change to a segment group that a CDP activation has connected to."""
+
+
+class TrackingEventError(CdpBridgeError, ValueError):
+    """A tracking event type that Raptor does not know, or a value the event does not carry."""

@@ -29,6 +29,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "cdp_bridge.middleware.SegmentsMiddleware",
 ]
 
 ROOT_URLCONF = "tests.urls"

@@ -416,3 +416,48 @@ def test_schedule_entries_and_sources_are_typed(cdp_config):
     assert article.exclude == ("body",)
     assert dict(article.filter) == {"published": True}
     assert config.sources_of("user")["user"].model == "auth.User"  # still there by default
+
+
+def test_tracking_defaults_follow_raptors_documentation(cdp_config):
+    cdp_config({})
+    tracking = conf.get_scope().tracking
+    assert tracking.script_url == "https://deliver.raptorstatic.com/script/raptor-3.0.min.js"
+    assert tracking.server_url == "https://t.raptorsmartadvisor.com"
+    assert tracking.cookie_name == "rsa"
+    assert [tracking.parameter(name) for name in ("event_type", "product_id", "price")] == [
+        "p1",
+        "p2",
+        "p12",
+    ]
+
+
+def test_tracking_parameters_merge_name_by_name_across_scopes(cdp_config):
+    report = cdp_config(
+        {
+            "scopes": {"shop_de": {"hosts": ["de.shop.example"]}},
+            "system": {
+                "default": {"cdp": {"tracking": {"parameters": {"quantity": "p30"}}}},
+                "shop_de": {"cdp": {"tracking": {"parameters": {"currency": "p31"}}}},
+            },
+        }
+    )
+    assert report.problems == ()
+    tracking = conf.get_scope("shop_de").tracking
+    assert (tracking.parameter("quantity"), tracking.parameter("currency")) == ("p30", "p31")
+    assert tracking.parameter("order_id") == "p21"
+
+
+def test_a_tracking_parameter_must_be_a_known_name_and_a_raptor_position(cdp_config):
+    report = cdp_config(
+        {
+            "system": {
+                "default": {"cdp": {"tracking": {"parameters": {"prise": "p12", "quantity": "q5"}}}}
+            }
+        }
+    )
+    problems = {problem.path: problem for problem in report.problems}
+    typo = problems["system.default.cdp.tracking.parameters.prise"]
+    assert (typo.check_id, typo.hint) == ("cdp_bridge.E001", "Did you mean 'price'?")
+    wrong = problems["system.default.cdp.tracking.parameters.quantity"]
+    assert wrong.check_id == "cdp_bridge.E002"
+    assert "'q5' is not a Raptor tracking parameter" in wrong.message

@@ -1,6 +1,12 @@
 from django.contrib import admin
 from django.urls import path
 
+from tests.testapp import views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("personalised/", views.personalised),
+    path("plain/", views.plain),
+    path("segments/", views.segments),
+    path("cached-banner/", views.cached_banner),
 ]

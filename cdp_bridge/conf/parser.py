@@ -20,6 +20,7 @@ from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 from cdp_bridge.conf.placeholders import PlaceholderError, resolve
 from cdp_bridge.conf.schema import (
+    DEFAULT_TRACKING_PARAMETERS,
     EXPORT_KINDS,
     TRANSPORTS,
     USER_ID_MODES,
@@ -55,6 +56,7 @@ STREAM_ID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{8}-[0-9a-fA-F]{8}-[0-9a-fA-F]{8}"  # Raptor's form
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # a UUID
 )
+TRACKING_PARAMETER = re.compile(r"p[1-9][0-9]{0,2}")  # Raptor: p1 to p999
 CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 KeyPath = tuple[str | int, ...]
@@ -386,7 +388,26 @@ class ConfigParser:
                 "enabled": self.boolean,
                 "consent_required": self.boolean,
                 "user_id": lambda v, p: self.choice(v, p, USER_ID_MODES),
+                "script_url": self.string,
+                "server_url": self.string,
+                "cookie_name": self.string,
+                "parameters": self.tracking_parameters,
             },
+        )
+
+    def tracking_parameters(self, value: Any, path: KeyPath) -> dict[str, str]:
+        """Which Raptor parameter carries which value: ``{price: p12}``; unknown names are typos."""
+        readers = dict.fromkeys(DEFAULT_TRACKING_PARAMETERS, self.tracking_parameter)
+        return self.fields(value, path, readers)
+
+    def tracking_parameter(self, value: Any, path: KeyPath) -> str | _Invalid:
+        text = self.string(value, path)
+        if not isinstance(text, str) or TRACKING_PARAMETER.fullmatch(text):
+            return text
+        return self.invalid(
+            path,
+            f"{text!r} is not a Raptor tracking parameter.",
+            "Write p1 to p999, as listed in your account's tracking documentation.",
         )
 
     def membership(self, value: Any, path: KeyPath) -> dict[str, Any]:
@@ -627,6 +648,7 @@ class ConfigParser:
         for key, stream in merged.get("data_export", {}).items():
             kind = key.removesuffix("_data")
             data_export[kind] = self.stream_settings(stream, (*path, "data_export", key))
+        tracking = merged.get("tracking", {})
         return ScopeSettings(
             name=name,
             hosts=hosts,
@@ -635,7 +657,9 @@ class ConfigParser:
             stream_base_url=merged.get("stream_base_url", ScopeSettings.stream_base_url),
             data_export=frozen_mapping(data_export),
             activations=merged.get("activations", ()),
-            tracking=TrackingSettings(**merged.get("tracking", {})),
+            tracking=TrackingSettings(
+                **tracking | {"parameters": frozen_mapping(tracking.get("parameters"))}
+            ),
             membership=MembershipSettings(**merged.get("membership", {})),
         )
 

@@ -16,6 +16,43 @@ USER_ID_MODES = ("pk", "hashed", "none")
 DEFAULT_STREAM_BASE_URL = "https://in.raptorsmartadvisor.com"
 MiB = 1024 * 1024
 
+# Raptor's main tracking script, as Ibexa's connector loads it (doc.ibexa.co, "Raptor tracking
+# functions": ``script_url``), and its tracking endpoint for server-side requests
+# (content.raptorservices.com, "Server-side Tracking": ``https://t.raptorsmartadvisor.com/...``).
+DEFAULT_TRACKING_SCRIPT_URL = "https://deliver.raptorstatic.com/script/raptor-3.0.min.js"
+DEFAULT_TRACKING_SERVER_URL = "https://t.raptorsmartadvisor.com"
+# Raptor's script keeps the visitor's cookie id in a cookie named "rsa" (Raptor, "Testing of
+# Tracking Implementation"); the membership API and server-side tracking read it from there.
+DEFAULT_VISITOR_COOKIE = "rsa"
+# Which Raptor parameter (p1..p999) carries which value. Raptor documents p1, p2, p3, p4, p7, p8,
+# p12, p15, p18 ("Tracking Events for Recommendations"), p21 for an order id ("Offline Event
+# Tracking") and p10 for the basket content (its basket example); it says the positions can differ
+# per account. The other positions are cdp_bridge's choice: check your account's tracking
+# documentation in the Raptor control panel and override them in ``tracking.parameters``.
+DEFAULT_TRACKING_PARAMETERS: Mapping[str, str] = MappingProxyType(
+    {
+        "event_type": "p1",
+        "product_id": "p2",
+        "product_name": "p3",
+        "category_path": "p4",
+        "quantity": "p5",
+        "currency": "p6",
+        "user_id": "p7",
+        "brand": "p8",
+        "subtotal": "p9",
+        "basket_content": "p10",
+        "basket_id": "p11",
+        "price": "p12",
+        "module_name": "p13",
+        "redirect_url": "p14",
+        "stock_status": "p15",
+        "master_id": "p18",
+        "order_id": "p21",
+        "content_id": "p2",
+        "content_name": "p3",
+    }
+)
+
 ExportKind = Literal["user", "content", "product"]
 UserIdMode = Literal["pk", "hashed", "none"]
 
@@ -57,6 +94,14 @@ class TrackingSettings:
     enabled: bool = True
     consent_required: bool = True
     user_id: UserIdMode = "pk"
+    script_url: str = DEFAULT_TRACKING_SCRIPT_URL
+    server_url: str = DEFAULT_TRACKING_SERVER_URL
+    cookie_name: str = DEFAULT_VISITOR_COOKIE
+    parameters: Mapping[str, str] = field(default_factory=frozen_mapping)  # overrides only
+
+    def parameter(self, name: str) -> str:
+        """The Raptor parameter (``p12``) that carries the value ``name`` (``price``)."""
+        return self.parameters.get(name) or DEFAULT_TRACKING_PARAMETERS[name]
 
 
 @dataclass(frozen=True)

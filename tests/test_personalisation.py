@@ -1,0 +1,173 @@
+"""Segment-aware templates: the in_segment filter, the targeting block, one query per request."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.template import Context, TemplateSyntaxError, engines
+from django.test import RequestFactory
+
+from cdp_bridge import segmentation
+from cdp_bridge.personalisation import VisitorSegments, segments_of
+
+pytestmark = pytest.mark.django_db
+
+TARGETING = """{% load cdp %}{% cdp_targeting %}
+  {% variation "cat-owners" "dog-owners" %}pets
+  {% variation "lapsed-buyers" %}come back
+  {% fallback %}everyone
+{% endcdp_targeting %}"""
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+
+
+@pytest.fixture
+def segments():
+    group = segmentation.create_segment_group("audiences", "Audiences")
+    return {
+        identifier: segmentation.create_segment(group, identifier)
+        for identifier in ("cat-owners", "dog-owners", "lapsed-buyers")
+    }
+
+
+@pytest.fixture
+def member(segments):
+    """A user who is a lapsed buyer and owns a dog."""
+    user = User.objects.create_user("member", password="pw")
+    segmentation.assign_users_to_segment(segments["lapsed-buyers"], [user])
+    segmentation.assign_users_to_segment(segments["dog-owners"], [user])
+    return User.objects.get(pk=user.pk)  # a fresh object, without cached segments
+
+
+def render(source, **context):
+    request = RequestFactory().get("/")
+    request.user = context.pop("user", AnonymousUser())
+    return engines["django"].from_string(source).render(context, request=request).strip()
+
+
+def test_the_filter_is_true_for_the_segments_a_user_is_in(member):
+    template = '{% load cdp %}{{ user|in_segment:"dog-owners" }} {{ user|in_segment:"cat-owners" }}'
+    assert render(template, user=member) == "True False"
+
+
+def test_the_filter_is_simply_false_for_a_segment_that_does_not_exist(member):
+    template = '{% load cdp %}{{ user|in_segment:"no-such-segment" }} {{ nobody|in_segment:"x" }}'
+    assert render(template, user=member) == "False False"
+
+
+def test_the_filter_takes_a_segment_object_as_well_as_an_identifier(member, segments):
+    template = "{% load cdp %}{{ user|in_segment:segment }}"
+    assert render(template, user=member, segment=segments["lapsed-buyers"]) == "True"
+
+
+def test_an_anonymous_user_is_in_no_segment_of_the_database(segments):
+    assert render('{% load cdp %}{{ user|in_segment:"cat-owners" }}') == "False"
+
+
+def test_the_first_variation_the_visitor_is_in_wins(member):
+    # The member is in "dog-owners" (first variation) and "lapsed-buyers" (second).
+    assert render(TARGETING, user=member) == "pets"
+
+
+def test_a_variation_matches_when_the_visitor_is_in_any_of_its_segments(segments):
+    user = User.objects.create_user("lapsed")
+    segmentation.assign_users_to_segment(segments["lapsed-buyers"], [user])
+    assert render(TARGETING, user=user) == "come back"
+
+
+def test_the_fallback_is_shown_when_no_variation_matches(segments):
+    assert render(TARGETING, user=User.objects.create_user("new")) == "everyone"
+    assert render(TARGETING) == "everyone"
+
+
+def test_without_a_fallback_nothing_is_shown_when_no_variation_matches(segments):
+    source = (
+        '{% load cdp %}[{% cdp_targeting %}{% variation "cat-owners" %}cats{% endcdp_targeting %}]'
+    )
+    assert render(source) == "[]"
+
+
+def test_variations_take_segments_from_variables_and_lists(member):
+    source = (
+        "{% load cdp %}{% cdp_targeting %}{% variation wanted %}yes{% fallback %}no"
+        "{% endcdp_targeting %}"
+    )
+    assert render(source, user=member, wanted=["cat-owners", "dog-owners"]) == "yes"
+    assert render(source, user=member, wanted="cat-owners") == "no"
+    assert render(source, user=member, wanted=None) == "no"
+
+
+def test_targeting_can_be_for_another_user_than_the_visitor(member):
+    source = (
+        '{% load cdp %}{% cdp_targeting for customer %}{% variation "dog-owners" %}dogs'
+        "{% fallback %}other{% endcdp_targeting %}"
+    )
+    assert render(source, customer=member) == "dogs"
+
+
+def test_targeting_without_the_request_in_the_context_says_what_to_add(segments):
+    template = engines["django"].from_string(TARGETING)
+    with pytest.raises(ImproperlyConfigured, match=r"context_processors\.request"):
+        template.template.render(Context({}))
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{% cdp_targeting the visitor %}{% variation 'a' %}{% endcdp_targeting %}", "'for <user"),
+        ("{% cdp_targeting %}{% variation %}a{% endcdp_targeting %}", "one or more segment"),
+        ("{% cdp_targeting %}{% fallback %}a{% endcdp_targeting %}", "at least one"),
+        ("{% cdp_targeting %}hello{% variation 'a' %}{% endcdp_targeting %}", "only {% variation"),
+        (
+            "{% cdp_targeting %}{% variation 'a' %}{% fallback %}{% variation 'b' %}"
+            "{% endcdp_targeting %}",
+            "comes last",
+        ),
+        (
+            "{% cdp_targeting %}{% variation 'a' %}{% fallback %}{% fallback %}"
+            "{% endcdp_targeting %}",
+            "one {% fallback %}",
+        ),
+        (
+            "{% cdp_targeting %}{% variation 'a' %}{% fallback 'b' %}{% endcdp_targeting %}",
+            "no arg",
+        ),
+        ("{% cdp_targeting %}{% variation 'a' %}a", "endcdp_targeting"),
+    ],
+)
+def test_a_malformed_targeting_block_is_a_syntax_error_naming_the_tag(source, message):
+    with pytest.raises(TemplateSyntaxError, match=message):
+        engines["django"].from_string("{% load cdp %}" + source)
+
+
+def test_a_page_reads_a_users_segments_once_however_often_it_asks(
+    client, member, django_assert_num_queries
+):
+    client.force_login(member)
+    client.get("/plain/")  # the session and user cost the same on every page
+    with django_assert_num_queries(2):  # session, user
+        client.get("/plain/")
+    with django_assert_num_queries(3):  # session, user, segments: once for seven questions
+        response = client.get("/personalised/")
+    content = response.content.decode()
+    assert "view: False" in content
+    assert "filter: False False True False" in content
+    assert "banner: dogs" in content
+
+
+def test_segments_have_a_stable_cache_key_that_ignores_order():
+    one = VisitorSegments(frozenset({"cat-owners", "lapsed-buyers"}))
+    same = VisitorSegments(frozenset(["lapsed-buyers", "cat-owners"]))
+    other = VisitorSegments(frozenset({"cat-owners"}))
+    assert one.cache_key == same.cache_key
+    assert one.cache_key != other.cache_key != VisitorSegments().cache_key
+    # The same on every machine and in every process (no hash randomisation, no SECRET_KEY):
+    assert VisitorSegments().cache_key == "e3b0c44298fc1c149afbf4c8996fb924"
+
+
+def test_segments_of_anything_else_than_a_user_or_a_request_are_none():
+    assert len(segments_of("cat-owners")) == 0
+    assert list(VisitorSegments(frozenset({"b", "a"}))) == ["a", "b"]
