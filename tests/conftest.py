@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from cdp_bridge import conf
@@ -21,3 +26,45 @@ def cdp_config(settings):
 
 def problems_by_id(report):
     return {problem.check_id: problem for problem in report.problems}
+
+
+# -- the example site, run as a user runs it ---------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
+EXAMPLE_ENVIRONMENT = {
+    "CDP_ACCOUNT_NUMBER": "123456",
+    "CDP_EXPORT_TRANSPORT": "file",
+    "CDP_USER_STREAM_ID": "00000000-00000000-00000000-00000001",
+    "CDP_CONTENT_STREAM_ID": "00000000-00000000-00000000-00000002",
+    "CDP_PRODUCT_STREAM_ID": "00000000-00000000-00000000-00000003",
+    "CDP_ACTIVATION_CLIENT_ID": "example-site",
+    "CDP_ACTIVATION_CLIENT_SECRET": "a-long-random-secret-for-the-tests-0123",
+}
+
+
+def example_site_environment(directory, environment=EXAMPLE_ENVIRONMENT):
+    """The environment of the example site on a fresh SQLite database in ``directory``."""
+    env_file = directory / "empty.env"  # so that a developer's own .env plays no part
+    env_file.write_text("")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CDP_", "DJANGO_"))}
+    return (
+        base
+        | environment
+        | {
+            "DJANGO_ENV_FILE": str(env_file),
+            "DATABASE_URL": f"sqlite:///{directory / 'example.sqlite3'}",
+        }
+    )
+
+
+def run_example_manage(environment, *args):
+    """Run the example's manage.py with ``args``; the finished process, output captured."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=EXAMPLE,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

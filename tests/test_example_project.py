@@ -1,45 +1,16 @@
 """The example site, run as a user runs it: migrate, seed, check; and check with broken settings."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
-ENVIRONMENT = {
-    "CDP_ACCOUNT_NUMBER": "123456",
-    "CDP_EXPORT_TRANSPORT": "file",
-    "CDP_USER_STREAM_ID": "00000000-00000000-00000000-00000001",
-    "CDP_CONTENT_STREAM_ID": "00000000-00000000-00000000-00000002",
-    "CDP_PRODUCT_STREAM_ID": "00000000-00000000-00000000-00000003",
-    "CDP_ACTIVATION_CLIENT_ID": "example-site",
-    "CDP_ACTIVATION_CLIENT_SECRET": "a-long-random-secret-for-the-tests-0123",
-}
+from .conftest import EXAMPLE_ENVIRONMENT, example_site_environment, run_example_manage
 
 
 @pytest.fixture
 def manage(tmp_path):
     """Run the example's manage.py on a fresh SQLite database, with the environment given."""
-    env_file = tmp_path / "empty.env"  # so that a developer's own .env plays no part
-    env_file.write_text("")
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("CDP_", "DJANGO_"))}
-    base |= {
-        "DJANGO_ENV_FILE": str(env_file),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'example.sqlite3'}",
-    }
 
-    def run(*args, environment=ENVIRONMENT):
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=EXAMPLE,
-            env=base | environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+    def run(*args, environment=EXAMPLE_ENVIRONMENT):
+        return run_example_manage(example_site_environment(tmp_path, environment), *args)
 
     return run
 
@@ -70,7 +41,9 @@ def test_the_example_site_is_seeded_and_its_configuration_checks_clean(manage):
 
 
 def test_check_names_a_broken_value_with_its_yaml_key_path(manage):
-    checked = manage("check", environment=ENVIRONMENT | {"CDP_USER_STREAM_ID": "not-a-stream"})
+    checked = manage(
+        "check", environment=EXAMPLE_ENVIRONMENT | {"CDP_USER_STREAM_ID": "not-a-stream"}
+    )
     assert checked.returncode != 0
     assert "ibexa.system.default.cdp.data_export.user_data.stream_file.stream_id" in checked.stderr
     assert "cdp_bridge.E004" in checked.stderr
@@ -78,7 +51,9 @@ def test_check_names_a_broken_value_with_its_yaml_key_path(manage):
 
 
 def test_check_names_a_missing_environment_variable_and_the_key_using_it(manage):
-    environment = {k: v for k, v in ENVIRONMENT.items() if k != "CDP_ACTIVATION_CLIENT_SECRET"}
+    environment = {
+        k: v for k, v in EXAMPLE_ENVIRONMENT.items() if k != "CDP_ACTIVATION_CLIENT_SECRET"
+    }
     checked = manage("check", environment=environment)
     assert checked.returncode != 0
     assert "cdp_bridge.E012" in checked.stderr

@@ -17,6 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 from shop.models import Category, CustomerProfile, Product
 
+from cdp_bridge import segmentation
+from cdp_bridge.models import Segment, SegmentGroup
+
 BATCH = 5000
 FIRST_NAMES = [
     "Anna",
@@ -80,6 +83,7 @@ def seed(users: int, products: int, articles: int, report: Callable[[str], None]
     report(f"users: {seed_users(users, rng)} added")
     report(f"products: {seed_products(products, rng)} added")
     report(f"articles: {seed_articles(articles, rng)} added")
+    report(f"segments: {seed_segments()}")
 
 
 def seed_users(count: int, rng: random.Random) -> int:
@@ -188,3 +192,27 @@ def seed_articles(count: int, rng: random.Random) -> int:
         batch_size=BATCH,
     )
     return len(articles)
+
+
+# Demo audiences, until the CDP's activation writes real ones: every nth customer is a member,
+# so customer0000001 (password demo-password) is in both.
+DEMO_SEGMENTS = {"laptop-shoppers": ("Laptop shoppers", 3), "lapsed-buyers": ("Lapsed buyers", 5)}
+
+
+def seed_segments() -> str:
+    group = SegmentGroup.objects.get(identifier="example_segment_group_identifier")
+    if group.is_locked:
+        return "left alone: the CDP's activation manages the segment group"
+    customers = get_user_model().objects.filter(username__startswith="customer")
+    numbered = [
+        (int(name.removeprefix("customer")), pk)
+        for pk, name in customers.values_list("pk", "username")
+    ]
+    counts = []
+    for identifier, (name, every) in DEMO_SEGMENTS.items():
+        segment = Segment.objects.filter(group=group, identifier=identifier).first()
+        segment = segment or segmentation.create_segment(group, identifier, name)
+        members = [customers.model(pk=pk) for number, pk in numbered if number % every == 1]
+        segmentation.assign_users_to_segment(segment, members)
+        counts.append(f"{identifier} {segment.memberships.count()} members")
+    return ", ".join(counts)

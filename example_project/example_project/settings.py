@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cdp_bridge.middleware.SegmentsMiddleware",  # request.cdp_segments
 ]
 
 ROOT_URLCONF = "example_project.urls"
@@ -72,6 +73,7 @@ TIME_ZONE = "Europe/Oslo"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+LOGIN_REDIRECT_URL = LOGOUT_REDIRECT_URL = "home"
 
 # The CDP configuration, in the format of Ibexa's ibexa_cdp.yaml.
 CDP_BRIDGE = load_yaml(BASE_DIR / "config" / "cdp.yaml")

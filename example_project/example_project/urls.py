@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("shop.urls")),
     path("blog/", include("blog.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
