@@ -98,6 +98,8 @@ def test_variations_take_segments_from_variables_and_lists(member):
     assert render(source, user=member, wanted=["cat-owners", "dog-owners"]) == "yes"
     assert render(source, user=member, wanted="cat-owners") == "no"
     assert render(source, user=member, wanted=None) == "no"
+    segments_of_the_group = member.cdp_segments.all()  # a QuerySet of Segment objects
+    assert render(source, user=member, wanted=segments_of_the_group) == "yes"
 
 
 def test_targeting_can_be_for_another_user_than_the_visitor(member):

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from django import template
@@ -129,9 +130,9 @@ def do_targeting(parser: Parser, token: Token) -> TargetingNode:
 
 
 def _resolve_segments(expression: FilterExpression, context: Context) -> set[str]:
-    """A variation argument's segment identifiers: one identifier or Segment, or a list of them."""
+    """A variation argument's segment identifiers: one identifier or Segment, or several."""
     value = expression.resolve(context)
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, Iterable) and not isinstance(value, str):
         return {segment_identifier(segment) for segment in value}
     return {segment_identifier(value)} if value not in (None, "") else set()
 
