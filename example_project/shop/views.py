@@ -23,7 +23,8 @@ def product_detail(request: HttpRequest, sku: str) -> HttpResponse:
 @require_POST
 def basket_add(request: HttpRequest, sku: str) -> HttpResponse:
     product = get_object_or_404(Product, sku=sku)
-    SessionBasket(request.session).add(product, max(1, int(request.POST.get("quantity", 1))))
+    quantity = request.POST.get("quantity", "1")
+    SessionBasket(request.session).add(product, max(1, int(quantity)) if quantity.isdigit() else 1)
     return redirect("basket")
 
 
