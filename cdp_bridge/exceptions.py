@@ -1,6 +1,6 @@
 """The exceptions cdp_bridge raises: one root, each also a subclass of Django's own."""
 
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, SuspiciousOperation
 
 
 class CdpBridgeError(Exception):
@@ -17,3 +17,19 @@ class UnknownScope(ConfigurationError):
 
 class SegmentGroupLocked(CdpBridgeError, PermissionDenied):
     """A change to a segment group that a CDP activation has connected to."""
+
+
+class WebhookRejected(CdpBridgeError, SuspiciousOperation):
+    """A webhook request that is refused with a 4xx status, a stable error code and a reason.
+
+    ``details`` lists each problem as ``{"path": <JSON pointer>, "message": ...}``.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []

@@ -23,6 +23,7 @@ from cdp_bridge.conf.schema import (
     EXPORT_KINDS,
     TRANSPORTS,
     USER_ID_MODES,
+    WEBHOOK_QUEUES,
     Activation,
     CdpBridgeSettings,
     MembershipSettings,
@@ -82,7 +83,7 @@ SOURCE_KEYS = (
     "modified_field",
 )
 PRODUCT_SOURCE_KEYS = (*SOURCE_KEYS, "code_field")
-WEBHOOK_KEYS = ("max_body_bytes", "token_ttl", "signature_tolerance")
+WEBHOOK_KEYS = ("max_body_bytes", "token_ttl", "signature_tolerance", "queue")
 PROCESSOR_KINDS = ("user_item", "field", "field_value")
 PROCESSOR_ENTRY_KEYS = ("path", "priority")
 
@@ -589,6 +590,7 @@ class ConfigParser:
                     "max_body_bytes": lambda v, p: self.integer(v, p, minimum=1024),
                     "token_ttl": lambda v, p: self.integer(v, p, minimum=60),
                     "signature_tolerance": self.integer,
+                    "queue": lambda v, p: self.choice(v, p, WEBHOOK_QUEUES),
                 },
             )
         )
