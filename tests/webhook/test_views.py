@@ -21,7 +21,7 @@ def error_of(response):
     return response.json()["error"]
 
 
-# -- 200 ------------------------------------------------------------------------------------------
+# -- 200 -------------------------------------------------------------------------------------------
 
 
 def test_a_full_audience_becomes_a_segment_with_its_members_and_metadata(client, group, users):
@@ -101,7 +101,7 @@ def test_the_first_authenticated_delivery_locks_the_segment_group(client, group,
     assert group.is_locked
 
 
-# -- 202 ------------------------------------------------------------------------------------------
+# -- 202 -------------------------------------------------------------------------------------------
 
 
 def test_a_delivery_touching_the_threshold_is_stored_queued_and_answered_202(
@@ -127,7 +127,7 @@ def test_a_thirty_megabyte_array_of_ids_is_queued_not_refused(client, group):
     assert WebhookDelivery.objects.get().member_count == 2_200_000
 
 
-# -- 400 ------------------------------------------------------------------------------------------
+# -- 400 -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -237,7 +237,7 @@ def test_refused_deliveries_are_kept_for_the_admin_with_their_error(client, grou
     assert rejected.result["code"] == "invalid_json"
 
 
-# -- 401 ------------------------------------------------------------------------------------------
+# -- 401 -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -350,7 +350,7 @@ def test_json_with_a_charset_is_json(client, group):
     assert response.status_code == 200
 
 
-# -- 503, and never a 500 ----------------------------------------------------------------------
+# -- 503, and never a 500 --------------------------------------------------------------------------
 
 
 def test_an_unavailable_database_is_503_with_retry_after_and_nothing_written(
