@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from cdp_bridge import conf
-from cdp_bridge.exceptions import CdpBridgeError, WebhookRejected
+from cdp_bridge.exceptions import CdpBridgeError, ConfigurationError, WebhookRejected
 from cdp_bridge.models import SegmentGroup, WebhookDelivery
 from cdp_bridge.segmentation import lock_segment_group
 from cdp_bridge.webhook.authentication import ActivationClient
@@ -167,8 +167,9 @@ def _send_to_celery(pk: int) -> None:
 def process_delivery(pk: int) -> WebhookDelivery | None:
     """Apply one queued delivery; None when it is not queued (done, or taken by another worker).
 
-    The command and the Celery task both call this. When the database cannot be reached, the
-    error propagates and the delivery stays queued; any other failure marks it failed.
+    The command and the Celery task both call this. When the database cannot be reached or the
+    configuration is broken, the error propagates and the delivery stays queued; any other
+    failure marks it failed.
     """
     record: WebhookDelivery | None = None
     try:
@@ -184,8 +185,8 @@ def process_delivery(pk: int) -> WebhookDelivery | None:
             group = segment_group_for(client, delivery)
             result = apply_delivery(delivery, group, client.activation)
             _mark_applied(record, result)
-    except UNAVAILABLE:
-        raise
+    except (*UNAVAILABLE, ConfigurationError):
+        raise  # the site's trouble, not the delivery's: it stays queued
     except Exception as error:
         if record is None:
             raise

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from cdp_bridge import conf
 from cdp_bridge.exceptions import ConfigurationError
 from cdp_bridge.models import WebhookDelivery
 from cdp_bridge.webhook.deliveries import UNAVAILABLE, process_queued
@@ -40,6 +41,7 @@ class Command(BaseCommand):
     def run_once(self, limit: int | None, *, quiet: bool) -> int:
         """One pass over the queue; in a loop, an unavailable database is waited out."""
         try:
+            conf.cdp_settings()  # a broken configuration stops here, not delivery by delivery
             processed = process_queued(limit)
         except ConfigurationError as error:
             raise CommandError(str(error)) from None
