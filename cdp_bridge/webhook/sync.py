@@ -1,8 +1,8 @@
 """The sync engine: one delivery applied to its segment group, all of it or none of it.
 
-Each audience becomes the segment with its id. Segments are created if missing and then row-
-locked in identifier order, so two deliveries touching one segment never interleave and two
-touching several cannot deadlock. Under the lock an audience whose ``sequence`` is not greater
+Each audience becomes the segment with its id. Segments are row-locked in identifier order
+(and created when missing), so two deliveries touching one segment never interleave and two
+touching several do not deadlock. Under the lock an audience whose ``sequence`` is not greater
 than the segment's is ``stale`` and changes nothing, so late or repeated deliveries never roll
 a segment back; otherwise its metadata is stored and its members written set-based.
 """
@@ -91,14 +91,24 @@ def apply_delivery(delivery: Delivery, group: SegmentGroup, activation: Activati
 def _lock_segments(
     group: SegmentGroup, identifiers: list[str], removed: Iterable[str]
 ) -> dict[str, Segment]:
-    """Create the segments that are missing, then lock every segment involved, in order."""
-    Segment.objects.bulk_create(
-        [Segment(group=group, identifier=identifier) for identifier in sorted(set(identifiers))],
-        ignore_conflicts=True,
-    )
+    """Lock every segment involved, in identifier order, creating those that are missing."""
+    wanted = sorted({*identifiers, *removed})
+    segments = _lock(group, wanted)
+    missing = sorted(set(identifiers) - set(segments))
+    if missing:
+        # A concurrent delivery creating the same segment makes this wait for it to commit.
+        Segment.objects.bulk_create(
+            [Segment(group=group, identifier=identifier) for identifier in missing],
+            ignore_conflicts=True,
+        )
+        segments.update(_lock(group, missing))
+    return segments
+
+
+def _lock(group: SegmentGroup, identifiers: list[str]) -> dict[str, Segment]:
     locked = (
         Segment.objects.select_for_update()
-        .filter(group=group, identifier__in=[*identifiers, *removed])
+        .filter(group=group, identifier__in=identifiers)
         .order_by("identifier")
     )
     return {segment.identifier: segment for segment in locked}

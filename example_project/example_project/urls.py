@@ -5,4 +5,5 @@ urlpatterns = [
     path("", include("shop.urls")),
     path("blog/", include("blog.urls")),
     path("admin/", admin.site.urls),
+    path("", include("cdp_bridge.urls")),  # the activation webhook: /cdp/webhook
 ]
