@@ -124,7 +124,12 @@ class OrmMembershipWriter(MembershipWriter):
 
 
 class PostgresMembershipWriter(MembershipWriter):
-    """PostgreSQL: each change is one statement over the identifiers joined with the users."""
+    """PostgreSQL: each change is one statement over the identifiers joined with the users.
+
+    When the person identifier is the user's primary key (the default), a large set is used as
+    it arrives: unknown ids are filtered out as memberships are inserted, and counted from the
+    difference, which spares joining a million ids with the user table beforehand.
+    """
 
     def __init__(self, person_field: PersonField) -> None:
         super().__init__(person_field)
@@ -138,9 +143,11 @@ class PostgresMembershipWriter(MembershipWriter):
         self.user_pk_type = user_pk.cast_db_type(connection)
         self.person_column = quote(person_field.column)
         self.identifier_type = _PG_TYPES[person_field.kind]
+        self.by_primary_key = person_field.field == user_pk
 
     def replace(self, segment_id: int, identifiers: Collection[Any]) -> MembershipChange:
-        with connection.cursor() as cursor, self._users(cursor, identifiers) as (users, matched):
+        with connection.cursor() as cursor, self._users(cursor, identifiers) as users:
+            before = 0 if users.checked else self._count_members(cursor, segment_id)
             removed = self._execute(
                 cursor,
                 f"DELETE FROM {self.membership_table} m WHERE m.segment_id = %s "
@@ -148,37 +155,62 @@ class PostgresMembershipWriter(MembershipWriter):
                 [segment_id, *users.params],
             )
             added = self._insert(cursor, segment_id, users)
+        # Unchecked ids: afterwards the segment holds exactly those that are users.
+        matched = users.matched if users.matched is not None else before - removed + added
         return MembershipChange(added, removed, matched)
 
     def change(
         self, segment_id: int, added: Collection[Any], removed: Collection[Any]
     ) -> MembershipChange:
         with connection.cursor() as cursor:
-            with self._users(cursor, removed) as (users, matched_removed):
+            with self._users(cursor, removed) as users:
                 removed_count = self._execute(
                     cursor,
                     f"DELETE FROM {self.membership_table} m WHERE m.segment_id = %s "
                     f"AND m.user_id IN (SELECT w.id FROM {users.sql})",
                     [segment_id, *users.params],
                 )
-            with self._users(cursor, added) as (users, matched_added):
+                matched = self._matched(cursor, users)
+            with self._users(cursor, added) as users:
                 added_count = self._insert(cursor, segment_id, users)
-        return MembershipChange(added_count, removed_count, matched_added + matched_removed)
+                matched += self._matched(cursor, users)
+        return MembershipChange(added_count, removed_count, matched)
 
     def _insert(self, cursor: CursorWrapper, segment_id: int, users: _Users) -> int:
-        return self._execute(
-            cursor,
-            f"INSERT INTO {self.membership_table} (segment_id, user_id) "
-            f"SELECT %s, w.id FROM {users.sql} WHERE NOT EXISTS (SELECT 1 FROM "
-            f"{self.membership_table} m WHERE m.segment_id = %s AND m.user_id = w.id)",
-            [segment_id, *users.params, segment_id],
+        new_members = (
+            f"SELECT w.id FROM {users.sql} WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{self.membership_table} m WHERE m.segment_id = %s AND m.user_id = w.id)"
         )
+        insert = f"INSERT INTO {self.membership_table} (segment_id, user_id) SELECT %s, n.id"
+        if users.checked:
+            sql = f"{insert} FROM ({new_members}) n"
+            return self._execute(cursor, sql, [segment_id, *users.params, segment_id])
+        # Unchecked ids are first narrowed to those not yet members (few, for a small change),
+        # and only those are looked up in the user table.
+        sql = (
+            f"WITH n AS MATERIALIZED ({new_members}) {insert} FROM n "
+            f"WHERE EXISTS (SELECT 1 FROM {self.user_table} u WHERE u.{self.user_pk} = n.id)"
+        )
+        return self._execute(cursor, sql, [*users.params, segment_id, segment_id])
+
+    def _count_members(self, cursor: CursorWrapper, segment_id: int) -> int:
+        cursor.execute(
+            f"SELECT count(*) FROM {self.membership_table} WHERE segment_id = %s", [segment_id]
+        )
+        return int(cursor.fetchone()[0])
+
+    def _matched(self, cursor: CursorWrapper, users: _Users) -> int:
+        if users.matched is not None:
+            return users.matched
+        cursor.execute(
+            f"SELECT count(*) FROM {users.sql} JOIN {self.user_table} u ON u.{self.user_pk} = w.id",
+            users.params,
+        )
+        return int(cursor.fetchone()[0])
 
     @contextmanager
-    def _users(
-        self, cursor: CursorWrapper, identifiers: Collection[Any]
-    ) -> Iterator[tuple[_Users, int]]:
-        """The users the identifiers name, as a FROM item ``w(id)``, and how many there are."""
+    def _users(self, cursor: CursorWrapper, identifiers: Collection[Any]) -> Iterator[_Users]:
+        """The users the identifiers name, as a FROM item ``w(id)``."""
         raw = cursor.cursor
         if len(identifiers) < COPY_FROM or not hasattr(raw, "copy"):
             cursor.execute(
@@ -187,7 +219,7 @@ class PostgresMembershipWriter(MembershipWriter):
                 [list(identifiers)],
             )
             user_ids = [row[0] for row in cursor.fetchall()]
-            yield _Users(f"unnest(%s::{self.user_pk_type}[]) AS w(id)", [user_ids]), len(user_ids)
+            yield _Users(f"unnest(%s::{self.user_pk_type}[]) AS w(id)", [user_ids], len(user_ids))
             return
         cursor.execute(
             f"CREATE TEMPORARY TABLE cdp_identifiers (v {self.identifier_type}) ON COMMIT DROP"
@@ -195,15 +227,20 @@ class PostgresMembershipWriter(MembershipWriter):
         with raw.copy("COPY cdp_identifiers (v) FROM STDIN") as copy:
             copy.write(_copy_text(identifiers, self.person_field.kind))
         cursor.execute("ANALYZE cdp_identifiers")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE cdp_users ON COMMIT DROP AS SELECT u.{self.user_pk} AS id "
-            f"FROM cdp_identifiers i JOIN {self.user_table} u ON u.{self.person_column} = i.v"
-        )
-        matched = int(cursor.rowcount)
-        cursor.execute("ANALYZE cdp_users")
-        yield _Users("cdp_users w", []), matched
-        # Dropped now so the next audience can use the names; on an error the rollback drops them.
-        cursor.execute("DROP TABLE cdp_identifiers, cdp_users")
+        if self.by_primary_key:
+            yield _Users("(SELECT v AS id FROM cdp_identifiers) w", [], None)
+        else:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE cdp_users ON COMMIT DROP AS SELECT u.{self.user_pk} "
+                f"AS id FROM cdp_identifiers i "
+                f"JOIN {self.user_table} u ON u.{self.person_column} = i.v"
+            )
+            matched = int(cursor.rowcount)
+            cursor.execute("ANALYZE cdp_users")
+            yield _Users("cdp_users w", [], matched)
+            cursor.execute("DROP TABLE cdp_users")
+        # Dropped now so the next audience can use the name; on an error the rollback drops it.
+        cursor.execute("DROP TABLE cdp_identifiers")
 
     @staticmethod
     def _execute(cursor: CursorWrapper, sql: str, params: Sequence[Any]) -> int:
@@ -213,10 +250,19 @@ class PostgresMembershipWriter(MembershipWriter):
 
 @dataclass(frozen=True)
 class _Users:
-    """A FROM item yielding user ids as ``w.id``, with its parameters."""
+    """A FROM item yielding user ids as ``w.id``, with its parameters.
+
+    ``matched`` is how many users it yields, or None when its ids are not checked against the
+    user table yet (so some may name no user).
+    """
 
     sql: str
     params: list[Any]
+    matched: int | None
+
+    @property
+    def checked(self) -> bool:
+        return self.matched is not None
 
 
 def _copy_text(identifiers: Collection[Any], kind: str) -> str:
