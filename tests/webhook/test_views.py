@@ -11,7 +11,18 @@ from django.test import Client
 from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership, WebhookDelivery
 
 from ..conftest import GOOD_SECRET
-from .conftest import CLIENT_ID, GROUP, WEBHOOK, audience, basic, delivery, ids, members, post
+from .conftest import (
+    ACTIVATION,
+    CLIENT_ID,
+    GROUP,
+    WEBHOOK,
+    audience,
+    basic,
+    delivery,
+    ids,
+    members,
+    post,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -405,3 +416,22 @@ def test_everything_the_cdp_sends_is_logged_at_debug_without_credentials(client,
     assert "d-42" in caplog.text
     assert GOOD_SECRET not in caplog.text
     assert basic().split()[1] not in caplog.text
+
+
+def test_a_client_id_configured_in_two_scopes_is_a_check_error_and_never_a_500(
+    client, group, settings
+):
+    from cdp_bridge.checks import check_settings
+
+    other = {**ACTIVATION, "segment_group_identifier": "elsewhere"}
+    settings.CDP_BRIDGE = {
+        "scopes": {"shop_de": {"hosts": ["de.shop.example"]}},
+        "system": {
+            "default": {"cdp": {"activations": [ACTIVATION]}},
+            "shop_de": {"cdp": {"activations": [other]}},
+        },
+    }
+    assert "cdp_bridge.E007" in {message.id for message in check_settings()}
+    response = post(client, delivery(audience()))
+    assert response.status_code == 503
+    assert error_of(response)["code"] == "unavailable"
