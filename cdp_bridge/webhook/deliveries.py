@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,10 +74,7 @@ def receive(client: ActivationClient, delivery: Delivery, body: str, delivery_id
     queued = delivery.member_count >= conf.cdp_settings().bulk_async_threshold
     try:
         group = segment_group_for(client, delivery)
-        with transaction.atomic():
-            original = _claim(record)
-            if original is not None:
-                return _duplicate_answer(record, original)
+        with _claiming(record):
             # The activation has connected: from now on the group is the CDP's.
             lock_segment_group(group)
             if queued:
@@ -83,6 +82,8 @@ def receive(client: ActivationClient, delivery: Delivery, body: str, delivery_id
                 return Answer(202, {"status": "accepted", "delivery_id": record.idempotency_key})
             result = apply_delivery(delivery, group, client.activation)
             _mark_applied(record, result)
+    except KeyHeld as held:
+        return _duplicate_answer(_save_duplicate(record, held.holder))
     except Exception as error:
         _record_failure(record, error)
         raise
@@ -227,53 +228,81 @@ def reapply(record: WebhookDelivery) -> WebhookDelivery:
     """
     if record.status != Status.FAILED:
         raise ValueError(f"Only failed deliveries can be re-applied, not {record.status} ones.")
-    with transaction.atomic():
-        record.status = Status.QUEUED
-        record.error = ""
-        record.idempotency_key = idempotency_key(record.delivery_id, record.body_hash)
-        original = _claim(record)
-        queued = record.member_count >= conf.cdp_settings().bulk_async_threshold
-        if original is None and queued:
-            dispatch(record)
-    if original is None and not queued:
-        return process_delivery(record.pk) or record
-    return record
+    record.status = Status.QUEUED
+    record.error = ""
+    record.idempotency_key = idempotency_key(record.delivery_id, record.body_hash)
+    queued = record.member_count >= conf.cdp_settings().bulk_async_threshold
+    try:
+        with _claiming(record):
+            if queued:
+                dispatch(record)
+    except KeyHeld as held:
+        return _save_duplicate(record, held.holder)
+    if queued:
+        return record
+    return process_delivery(record.pk) or record
 
 
 # -- inside the transaction ------------------------------------------------------------------------
 
 
-def _claim(record: WebhookDelivery) -> WebhookDelivery | None:
-    """Save ``record`` holding its key, or - if another delivery holds it - as its duplicate.
+class KeyHeld(Exception):
+    """Another delivery holds the idempotency key: this one is its duplicate."""
 
-    Returns the delivery that holds the key, or None when ``record`` claimed it. A concurrent
-    resend blocks on the unique constraint until the first one commits or rolls back.
+    def __init__(self, holder: WebhookDelivery) -> None:
+        super().__init__(holder.idempotency_key)
+        self.holder = holder
+
+
+@contextmanager
+def _claiming(record: WebhookDelivery) -> Iterator[None]:
+    """A transaction whose first statement saves ``record`` holding its idempotency key.
+
+    If another delivery holds the key, the transaction is rolled back and KeyHeld names it. A
+    concurrent resend waits on the unique constraint until the first one commits (then it is a
+    duplicate) or rolls back (then it claims the key itself).
     """
+    claimed = False
     try:
         with transaction.atomic():
             record.save()
-        return None
+            claimed = True
+            yield
     except IntegrityError:
-        original = WebhookDelivery.objects.get(
+        if claimed:
+            raise  # not the key: something the delivery did
+        # Looked up after the rollback: an aborted transaction runs no more queries.
+        holder = WebhookDelivery.objects.filter(
             client_id=record.client_id, idempotency_key=record.idempotency_key
-        )
+        ).first()
+        if holder is None:  # the holder failed and let go of the key meanwhile
+            raise
+        raise KeyHeld(holder) from None
+
+
+def _save_duplicate(record: WebhookDelivery, holder: WebhookDelivery) -> WebhookDelivery:
+    """Keep ``record`` (new, or failed and re-applied) as a duplicate of ``holder``."""
     record.idempotency_key = None
     record.status = Status.DUPLICATE
-    record.duplicate_of = original
+    record.duplicate_of = holder
     record.processed_at = timezone.now()
     record.save()
-    return original
+    logger.info("Webhook delivery %s is a duplicate", holder.idempotency_key)
+    return record
 
 
-def _duplicate_answer(record: WebhookDelivery, original: WebhookDelivery) -> Answer:
-    logger.info("Webhook delivery %s is a duplicate", original.idempotency_key)
-    body: dict[str, Any] = {
-        "status": "duplicate",
-        "delivery_id": original.idempotency_key,
-        "original_status": original.status,
-        "received_at": original.received_at.isoformat(),
-    }
-    return Answer(200, body)
+def _duplicate_answer(record: WebhookDelivery) -> Answer:
+    holder = record.duplicate_of
+    assert holder is not None
+    return Answer(
+        200,
+        {
+            "status": "duplicate",
+            "delivery_id": holder.idempotency_key,
+            "original_status": holder.status,
+            "received_at": holder.received_at.isoformat(),
+        },
+    )
 
 
 def _mark_applied(record: WebhookDelivery, result: SyncResult) -> None:

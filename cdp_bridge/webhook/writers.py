@@ -1,16 +1,16 @@
 """Set-based membership writes: compute the difference, then insert and delete in bulk.
 
 Two writers keep one contract (``MembershipWriter``). On PostgreSQL the identifiers travel as
-one array (``unnest``) or, for large sets, one ``COPY`` into a temporary table, and each change
-is a single statement joining them with the user table; a snapshot of a million members is a
-handful of statements. Elsewhere the difference is computed in Python from chunked queries.
+one array (``unnest``) or, for large sets, one ``COPY`` into a temporary table, and are joined
+with the users and the memberships in SQL: a small change is one statement, a snapshot of a
+million members a handful. Elsewhere the difference is computed in Python from chunked queries.
 Neither takes a lock: the caller holds the segment's row lock (see ``sync``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -124,145 +124,179 @@ class OrmMembershipWriter(MembershipWriter):
 
 
 class PostgresMembershipWriter(MembershipWriter):
-    """PostgreSQL: each change is one statement over the identifiers joined with the users.
+    """PostgreSQL: the same few set-based statements whatever the size of the sets.
 
-    When the person identifier is the user's primary key (the default), a large set is used as
-    it arrives: unknown ids are filtered out as memberships are inserted, and counted from the
-    difference, which spares joining a million ids with the user table beforehand.
+    A small set (under ``COPY_FROM`` ids) travels as one array parameter and the whole change
+    is one statement: the ids joined with the users, then the delete and the insert as
+    data-modifying CTEs. A large set is sent once by ``COPY`` into a temporary table and each
+    step is its own statement. When the person identifier is the primary key (the default),
+    large sets of ids are not joined with the user table beforehand: unknown ids are filtered
+    out as memberships are inserted and counted from the difference, which spares a join of a
+    million rows.
     """
 
     def __init__(self, person_field: PersonField) -> None:
         super().__init__(person_field)
         quote = connection.ops.quote_name
         user_model = get_user_model()
-        self.membership_table = quote(SegmentMembership._meta.db_table)
-        self.user_table = quote(user_model._meta.db_table)
         user_pk = user_model._meta.pk
         assert user_pk is not None
+        self.memberships = quote(SegmentMembership._meta.db_table)
+        self.users = quote(user_model._meta.db_table)
         self.user_pk = quote(str(user_pk.column))
-        self.user_pk_type = user_pk.cast_db_type(connection)
         self.person_column = quote(person_field.column)
         self.identifier_type = _PG_TYPES[person_field.kind]
         self.by_primary_key = person_field.field == user_pk
 
+    # -- the statements, shared by both paths; ``w`` yields user ids as ``w.id`` --------------
+
+    def _resolve(self, identifiers: str) -> str:
+        return (
+            f"SELECT u.{self.user_pk} AS id FROM {identifiers} "
+            f"JOIN {self.users} u ON u.{self.person_column} = i.v"
+        )
+
+    def _delete_absent(self, users: str) -> str:
+        return (
+            f"DELETE FROM {self.memberships} m WHERE m.segment_id = %(segment)s "
+            f"AND NOT EXISTS (SELECT 1 FROM {users} WHERE w.id = m.user_id)"
+        )
+
+    def _delete_listed(self, users: str) -> str:
+        return (
+            f"DELETE FROM {self.memberships} m WHERE m.segment_id = %(segment)s "
+            f"AND m.user_id IN (SELECT id FROM {users})"
+        )
+
+    def _insert_new(self, users: str) -> str:
+        return (
+            f"INSERT INTO {self.memberships} (segment_id, user_id) SELECT %(segment)s, w.id "
+            f"FROM {users} WHERE NOT EXISTS (SELECT 1 FROM {self.memberships} m "
+            f"WHERE m.segment_id = %(segment)s AND m.user_id = w.id)"
+        )
+
+    def _insert_new_users(self, ids: str) -> str:
+        """Insert ids not checked against the user table: first narrowed to the ids that are
+        not members yet (few, for a small change), then only those looked up."""
+        return (
+            f"WITH n AS MATERIALIZED (SELECT w.id FROM {ids} WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{self.memberships} m WHERE m.segment_id = %(segment)s AND m.user_id = w.id)) "
+            f"INSERT INTO {self.memberships} (segment_id, user_id) SELECT %(segment)s, n.id "
+            f"FROM n WHERE EXISTS (SELECT 1 FROM {self.users} u WHERE u.{self.user_pk} = n.id)"
+        )
+
+    # -- the contract ----------------------------------------------------------------------------
+
     def replace(self, segment_id: int, identifiers: Collection[Any]) -> MembershipChange:
-        with connection.cursor() as cursor, self._users(cursor, identifiers) as users:
-            before = 0 if users.checked else self._count_members(cursor, segment_id)
-            removed = self._execute(
-                cursor,
-                f"DELETE FROM {self.membership_table} m WHERE m.segment_id = %s "
-                f"AND NOT EXISTS (SELECT 1 FROM {users.sql} WHERE w.id = m.user_id)",
-                [segment_id, *users.params],
-            )
-            added = self._insert(cursor, segment_id, users)
-        # Unchecked ids: afterwards the segment holds exactly those that are users.
-        matched = users.matched if users.matched is not None else before - removed + added
+        params: dict[str, Any] = {"segment": segment_id}
+        with connection.cursor() as cursor:
+            if not self._copies(cursor, identifiers):
+                params["ids"] = list(identifiers)
+                return self._one_statement(
+                    cursor,
+                    f"WITH w AS MATERIALIZED ({self._resolve(self._array('ids'))}), "
+                    f"d AS ({self._delete_absent('w')} RETURNING 1), "
+                    f"a AS ({self._insert_new('w')} RETURNING 1) "
+                    "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), "
+                    "(SELECT count(*) FROM w)",
+                    params,
+                )
+            with self._copied(cursor, identifiers) as (users, matched):
+                before = self._count_members(cursor, segment_id) if matched is None else 0
+                removed = self._execute(cursor, self._delete_absent(users), params)
+                if matched is None:
+                    added = self._execute(cursor, self._insert_new_users(users), params)
+                    # Afterwards the segment holds exactly the ids that are users.
+                    matched = before - removed + added
+                else:
+                    added = self._execute(cursor, self._insert_new(users), params)
         return MembershipChange(added, removed, matched)
 
     def change(
         self, segment_id: int, added: Collection[Any], removed: Collection[Any]
     ) -> MembershipChange:
+        params: dict[str, Any] = {"segment": segment_id}
         with connection.cursor() as cursor:
-            with self._users(cursor, removed) as users:
-                removed_count = self._execute(
+            if not (self._copies(cursor, added) or self._copies(cursor, removed)):
+                params.update(added=list(added), removed=list(removed))
+                return self._one_statement(
                     cursor,
-                    f"DELETE FROM {self.membership_table} m WHERE m.segment_id = %s "
-                    f"AND m.user_id IN (SELECT w.id FROM {users.sql})",
-                    [segment_id, *users.params],
+                    f"WITH r AS MATERIALIZED ({self._resolve(self._array('removed'))}), "
+                    f"w AS MATERIALIZED ({self._resolve(self._array('added'))}), "
+                    f"d AS ({self._delete_listed('r')} RETURNING 1), "
+                    f"a AS ({self._insert_new('w')} RETURNING 1) "
+                    "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), "
+                    "(SELECT count(*) FROM r) + (SELECT count(*) FROM w)",
+                    params,
                 )
-                matched = self._matched(cursor, users)
-            with self._users(cursor, added) as users:
-                added_count = self._insert(cursor, segment_id, users)
-                matched += self._matched(cursor, users)
+            with self._copied(cursor, removed) as (users, matched_removed):
+                removed_count = self._execute(cursor, self._delete_listed(users), params)
+                matched = self._matched(cursor, users, matched_removed)
+            with self._copied(cursor, added) as (users, matched_added):
+                insert = self._insert_new if matched_added is not None else self._insert_new_users
+                added_count = self._execute(cursor, insert(users), params)
+                matched += self._matched(cursor, users, matched_added)
         return MembershipChange(added_count, removed_count, matched)
 
-    def _insert(self, cursor: CursorWrapper, segment_id: int, users: _Users) -> int:
-        new_members = (
-            f"SELECT w.id FROM {users.sql} WHERE NOT EXISTS (SELECT 1 FROM "
-            f"{self.membership_table} m WHERE m.segment_id = %s AND m.user_id = w.id)"
-        )
-        insert = f"INSERT INTO {self.membership_table} (segment_id, user_id) SELECT %s, n.id"
-        if users.checked:
-            sql = f"{insert} FROM ({new_members}) n"
-            return self._execute(cursor, sql, [segment_id, *users.params, segment_id])
-        # Unchecked ids are first narrowed to those not yet members (few, for a small change),
-        # and only those are looked up in the user table.
-        sql = (
-            f"WITH n AS MATERIALIZED ({new_members}) {insert} FROM n "
-            f"WHERE EXISTS (SELECT 1 FROM {self.user_table} u WHERE u.{self.user_pk} = n.id)"
-        )
-        return self._execute(cursor, sql, [*users.params, segment_id, segment_id])
+    # -- helpers ---------------------------------------------------------------------------------
 
-    def _count_members(self, cursor: CursorWrapper, segment_id: int) -> int:
-        cursor.execute(
-            f"SELECT count(*) FROM {self.membership_table} WHERE segment_id = %s", [segment_id]
-        )
-        return int(cursor.fetchone()[0])
+    def _array(self, name: str) -> str:
+        return f"unnest(%({name})s::{self.identifier_type}[]) AS i(v)"
 
-    def _matched(self, cursor: CursorWrapper, users: _Users) -> int:
-        if users.matched is not None:
-            return users.matched
-        cursor.execute(
-            f"SELECT count(*) FROM {users.sql} JOIN {self.user_table} u ON u.{self.user_pk} = w.id",
-            users.params,
-        )
-        return int(cursor.fetchone()[0])
+    def _copies(self, cursor: CursorWrapper, identifiers: Collection[Any]) -> bool:
+        """Whether to send the identifiers by COPY (psycopg 3 only; psycopg 2 uses arrays)."""
+        return len(identifiers) >= COPY_FROM and hasattr(cursor.cursor, "copy")
 
     @contextmanager
-    def _users(self, cursor: CursorWrapper, identifiers: Collection[Any]) -> Iterator[_Users]:
-        """The users the identifiers name, as a FROM item ``w(id)``."""
-        raw = cursor.cursor
-        if len(identifiers) < COPY_FROM or not hasattr(raw, "copy"):
-            cursor.execute(
-                f"SELECT u.{self.user_pk} FROM unnest(%s::{self.identifier_type}[]) AS i(v) "
-                f"JOIN {self.user_table} u ON u.{self.person_column} = i.v",
-                [list(identifiers)],
-            )
-            user_ids = [row[0] for row in cursor.fetchall()]
-            yield _Users(f"unnest(%s::{self.user_pk_type}[]) AS w(id)", [user_ids], len(user_ids))
-            return
+    def _copied(
+        self, cursor: CursorWrapper, identifiers: Collection[Any]
+    ) -> Iterator[tuple[str, int | None]]:
+        """The identifiers, sent by COPY, as a FROM item ``w(id)`` of user ids, with how many
+        users they name, or None when the ids are not checked against the user table."""
         cursor.execute(
             f"CREATE TEMPORARY TABLE cdp_identifiers (v {self.identifier_type}) ON COMMIT DROP"
         )
-        with raw.copy("COPY cdp_identifiers (v) FROM STDIN") as copy:
+        with cursor.cursor.copy("COPY cdp_identifiers (v) FROM STDIN") as copy:
             copy.write(_copy_text(identifiers, self.person_field.kind))
         cursor.execute("ANALYZE cdp_identifiers")
         if self.by_primary_key:
-            yield _Users("(SELECT v AS id FROM cdp_identifiers) w", [], None)
+            yield "(SELECT v AS id FROM cdp_identifiers) w", None
         else:
             cursor.execute(
-                f"CREATE TEMPORARY TABLE cdp_users ON COMMIT DROP AS SELECT u.{self.user_pk} "
-                f"AS id FROM cdp_identifiers i "
-                f"JOIN {self.user_table} u ON u.{self.person_column} = i.v"
+                "CREATE TEMPORARY TABLE cdp_users ON COMMIT DROP AS "
+                + self._resolve("cdp_identifiers i")
             )
             matched = int(cursor.rowcount)
             cursor.execute("ANALYZE cdp_users")
-            yield _Users("cdp_users w", [], matched)
+            yield "cdp_users w", matched
             cursor.execute("DROP TABLE cdp_users")
         # Dropped now so the next audience can use the name; on an error the rollback drops it.
         cursor.execute("DROP TABLE cdp_identifiers")
 
+    def _count_members(self, cursor: CursorWrapper, segment_id: int) -> int:
+        cursor.execute(
+            f"SELECT count(*) FROM {self.memberships} WHERE segment_id = %s", [segment_id]
+        )
+        return int(cursor.fetchone()[0])
+
+    def _matched(self, cursor: CursorWrapper, users: str, matched: int | None) -> int:
+        if matched is not None:
+            return matched
+        cursor.execute(
+            f"SELECT count(*) FROM {users} JOIN {self.users} u ON u.{self.user_pk} = w.id"
+        )
+        return int(cursor.fetchone()[0])
+
     @staticmethod
-    def _execute(cursor: CursorWrapper, sql: str, params: Sequence[Any]) -> int:
+    def _one_statement(cursor: CursorWrapper, sql: str, params: dict[str, Any]) -> MembershipChange:
+        cursor.execute(sql, params)
+        added, removed, matched = cursor.fetchone()
+        return MembershipChange(int(added), int(removed), int(matched))
+
+    @staticmethod
+    def _execute(cursor: CursorWrapper, sql: str, params: dict[str, Any]) -> int:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
-
-
-@dataclass(frozen=True)
-class _Users:
-    """A FROM item yielding user ids as ``w.id``, with its parameters.
-
-    ``matched`` is how many users it yields, or None when its ids are not checked against the
-    user table yet (so some may name no user).
-    """
-
-    sql: str
-    params: list[Any]
-    matched: int | None
-
-    @property
-    def checked(self) -> bool:
-        return self.matched is not None
 
 
 def _copy_text(identifiers: Collection[Any], kind: str) -> str:

@@ -123,17 +123,19 @@ def test_the_database_connection_dying_mid_delivery_is_503_and_nothing_is_half_w
     assert send(webhook, delivery(audience(members=ids(users)))).status_code == 200
     from cdp_bridge.webhook.writers import PostgresMembershipWriter
 
-    real_insert = PostgresMembershipWriter._insert
+    write_memberships = PostgresMembershipWriter._one_statement
 
-    def kill_the_connection_then_insert(self, cursor, segment_id, users_from):
-        # The delete of the old members has run; now the server ends this session.
+    def write_then_lose_the_connection(cursor, sql, params):
+        change = write_memberships(cursor, sql, params)  # 8 memberships deleted, uncommitted
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
         with connection.cursor() as other:  # the test's own connection, a different session
             other.execute("SELECT pg_terminate_backend(%s)", [pid])
-        return real_insert(self, cursor, segment_id, users_from)
+        return change
 
-    monkeypatch.setattr(PostgresMembershipWriter, "_insert", kill_the_connection_then_insert)
+    monkeypatch.setattr(
+        PostgresMembershipWriter, "_one_statement", staticmethod(write_then_lose_the_connection)
+    )
     response = send(webhook, delivery(audience(members=ids(users[:2]))))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
