@@ -243,7 +243,7 @@ def reapply(record: WebhookDelivery) -> WebhookDelivery:
     return process_delivery(record.pk) or record
 
 
-# -- inside the transaction ------------------------------------------------------------------------
+# -- claiming, recording ---------------------------------------------------------------------------
 
 
 class KeyHeld(Exception):

@@ -127,7 +127,7 @@ class WebhookView(JsonErrorView):
         http = request._request
         config = conf.cdp_settings().webhook
         delivery_id = http.META.get(DELIVERY_ID_HEADER, "").strip()
-        raw = b""
+        raw = body = b""
         try:
             bodies.check_media_type(http)
             raw = bodies.read_body(http, config.max_body_bytes)
@@ -143,7 +143,7 @@ class WebhookView(JsonErrorView):
                 )
             delivery = validate_delivery(bodies.parse_json(body))
         except WebhookRejected as error:
-            deliveries.record_rejection(client, error, raw, delivery_id)
+            deliveries.record_rejection(client, error, body or raw, delivery_id)
             raise
         answer = deliveries.receive(client, delivery, body.decode(), delivery_id)
         return Response(answer.body, status=answer.status)
