@@ -1,6 +1,6 @@
 """Deliveries: stored, made idempotent, applied now or queued, and processed from the queue.
 
-Every request that authenticates is kept as a WebhookDelivery (SPEC §3.4). A delivery is
+Every authenticated POST is kept as a WebhookDelivery (SPEC §3.4). A delivery is
 identified by its ``X-CDP-Delivery-Id``, or without one by the hash of its body; the key is
 claimed by a unique constraint inside the transaction that applies (or queues) the delivery,
 so a resend - even one arriving at the same moment - waits for the first and is answered as
