@@ -36,11 +36,16 @@ class ActivationClient:
 
     scope: ScopeSettings
     activation: Activation
+    # DRF puts the caller on ``request.user``: answer what code that expects a user asks.
     is_authenticated: ClassVar[bool] = True
+    is_anonymous: ClassVar[bool] = False
 
     @property
     def client_id(self) -> str:
         return self.activation.client_id
+
+    def __str__(self) -> str:
+        return f"CDP activation {self.client_id}"
 
 
 class InvalidClient(Exception):
