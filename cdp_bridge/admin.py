@@ -9,14 +9,35 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Substr
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from cdp_bridge import segmentation
 from cdp_bridge.exceptions import SegmentGroupLocked
-from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership
+from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership, WebhookDelivery
+from cdp_bridge.webhook import deliveries
+
+BODY_PREVIEW_CHARS = 10_000
+DELIVERY_FIELDS = (
+    "received_at",
+    "processed_at",
+    "client_id",
+    "scope",
+    "segment_group_identifier",
+    "delivery_id",
+    "body_hash",
+    "status",
+    "duplicate_of",
+    "attempts",
+    "member_count",
+    "error",
+    "result",
+    "body_preview",
+)
 
 
 def _user_search_fields(prefix: str) -> list[str]:
@@ -211,3 +232,85 @@ class SegmentMembershipAdmin(CdpManagedReadOnly):
 
     def delete_model(self, request: HttpRequest, obj: SegmentMembership) -> None:
         segmentation.unassign_user_from_segment(obj.segment, obj.user)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The history of webhook deliveries; failed ones can be re-applied."""
+
+    list_display = [
+        "received_at",
+        "client_id",
+        "scope",
+        "key",
+        "status",
+        "member_count",
+        "short_error",
+    ]
+    list_filter = ["status", "client_id", "scope"]
+    search_fields = ["=delivery_id", "=body_hash"]
+    date_hierarchy = "received_at"
+    actions = ["reapply"]
+    fields = readonly_fields = DELIVERY_FIELDS
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
+        # A body can be tens of megabytes: the list never loads it.
+        queryset: QuerySet[WebhookDelivery] = super().get_queryset(request)
+        return queryset.defer("body")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("delivery"))
+    def key(self, delivery: WebhookDelivery) -> str:
+        return delivery.delivery_id or f"sha256:{delivery.body_hash[:12]}…"
+
+    @admin.display(description=_("error"))
+    def short_error(self, delivery: WebhookDelivery) -> str:
+        return Truncator(delivery.error).chars(80)
+
+    @admin.display(description=_("body"))
+    def body_preview(self, delivery: WebhookDelivery) -> str:
+        # Only the start is read from the database, however large the body.
+        start = (
+            WebhookDelivery.objects.filter(pk=delivery.pk)
+            .annotate(start=Substr("body", 1, BODY_PREVIEW_CHARS + 1))
+            .values_list("start", flat=True)
+            .get()
+        )
+        return Truncator(start).chars(BODY_PREVIEW_CHARS)
+
+    @admin.action(description=_("Re-apply the selected failed deliveries"))
+    def reapply(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        failed = queryset.filter(status=WebhookDelivery.Status.FAILED)
+        skipped = queryset.count() - failed.count()
+        outcomes: dict[str, int] = {}
+        for delivery in failed:
+            status = deliveries.reapply(delivery).status
+            outcomes[status] = outcomes.get(status, 0) + 1
+        for status, count in outcomes.items():
+            label = WebhookDelivery.Status(status).label
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery re-applied: %(status)s.",
+                    "%(count)d deliveries re-applied: %(status)s.",
+                    count,
+                )
+                % {"count": count, "status": label},
+                messages.ERROR if status == WebhookDelivery.Status.FAILED else messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery was skipped: only failed deliveries can be re-applied.",
+                    "%(count)d deliveries were skipped: only failed deliveries can be re-applied.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from importlib.util import find_spec
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +47,7 @@ def check_settings(
         messages += check_person_identifier_fields(report)
         messages += check_stream_base_urls(report)
         messages += check_segment_groups_exist(report)
+        messages += check_webhook_queue(report)
     return messages
 
 
@@ -146,25 +148,42 @@ def check_person_identifier_fields(report: ConfigReport) -> list[CheckMessage]:
             if not field_name:
                 continue
             try:
-                user_model._meta.get_field(field_name)
+                field = user_model._meta.get_field(field_name)
             except FieldDoesNotExist:
-                messages.append(
-                    Error(
-                        f"{user_model._meta.label} has no field {field_name!r}.",
-                        hint="Name the user field that holds the CDP's userid (the id column of "
-                        "the user export), or leave it out to use the primary key.",
-                        obj=report.key_path(
-                            "system",
-                            scope.name,
-                            "cdp",
-                            "activations",
-                            index,
-                            "person_identifier_field",
-                        ),
-                        id="cdp_bridge.E017",
-                    )
+                problem = f"{user_model._meta.label} has no field {field_name!r}."
+            else:
+                # The webhook maps one CDP person to one user, so the field must be unique.
+                if getattr(field, "unique", False):
+                    continue
+                problem = f"{user_model._meta.label}.{field_name} is not unique."
+            messages.append(
+                Error(
+                    problem,
+                    hint="Name the unique user field that holds the CDP's userid (the id column "
+                    "of the user export), or leave it out to use the primary key.",
+                    obj=report.key_path(
+                        "system", scope.name, "cdp", "activations", index, "person_identifier_field"
+                    ),
+                    id="cdp_bridge.E017",
                 )
+            )
     return messages
+
+
+def check_webhook_queue(report: ConfigReport) -> list[CheckMessage]:
+    """Queued deliveries handed to Celery need Celery installed."""
+    assert report.settings is not None
+    if report.settings.webhook.queue != "celery" or find_spec("celery") is not None:
+        return []
+    return [
+        Error(
+            "webhook.queue is 'celery' but Celery is not installed.",
+            hint="Install cdp-bridge[celery], or set webhook.queue to 'command' and run "
+            "manage.py cdp_process_deliveries.",
+            obj=report.key_path("webhook", "queue"),
+            id="cdp_bridge.E018",
+        )
+    ]
 
 
 def check_stream_base_urls(report: ConfigReport) -> list[CheckMessage]:

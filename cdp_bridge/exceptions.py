@@ -1,6 +1,6 @@
 """The exceptions cdp_bridge raises: one root, each also a subclass of Django's own."""
 
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, SuspiciousOperation
 
 
 class CdpBridgeError(Exception):
@@ -21,3 +21,19 @@ class SegmentGroupLocked(CdpBridgeError, PermissionDenied):
 
 class TrackingEventError(CdpBridgeError, ValueError):
     """A tracking event type that Raptor does not know, or a value the event does not carry."""
+
+
+class WebhookRejected(CdpBridgeError, SuspiciousOperation):
+    """A webhook request that is refused with a 4xx status, a stable error code and a reason.
+
+    ``details`` lists each problem as ``{"path": <JSON pointer>, "message": ...}``.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []

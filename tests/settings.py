@@ -51,3 +51,5 @@ TEMPLATES = [
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
 
 CDP_BRIDGE: dict[str, object] = {}
+
+STATIC_URL = "static/"  # the live server's static files handler needs one

@@ -112,6 +112,38 @@ def test_a_person_identifier_field_missing_from_the_user_model(cdp_config, db):
     assert message.obj == "system.default.cdp.activations[0].person_identifier_field"
 
 
+def test_a_person_identifier_field_that_is_not_unique(cdp_config, db):
+    message = messages_by_id(
+        cdp_config,
+        {
+            "system": {
+                "default": {
+                    "cdp": {"activations": [{**ACTIVATION, "person_identifier_field": "email"}]}
+                }
+            }
+        },
+    )["cdp_bridge.E017"]
+    assert message.msg == "auth.User.email is not unique."
+
+
+def test_a_unique_person_identifier_field_passes(cdp_config, db):
+    raw = {
+        "system": {
+            "default": {
+                "cdp": {"activations": [{**ACTIVATION, "person_identifier_field": "username"}]}
+            }
+        }
+    }
+    assert "cdp_bridge.E017" not in messages_by_id(cdp_config, raw)
+
+
+def test_deliveries_queued_for_celery_need_celery_installed(cdp_config, db, monkeypatch):
+    monkeypatch.setattr("cdp_bridge.checks.find_spec", lambda name: None)
+    message = messages_by_id(cdp_config, {"webhook": {"queue": "celery"}})["cdp_bridge.E018"]
+    assert message.obj == "webhook.queue"
+    assert "cdp_process_deliveries" in message.hint
+
+
 def test_an_activation_whose_segment_group_does_not_exist_yet(cdp_config, db):
     message = messages_by_id(
         cdp_config, {"system": {"default": {"cdp": {"activations": [ACTIVATION]}}}}

@@ -28,6 +28,7 @@ def test_empty_configuration_has_a_default_scope_and_exports_the_user_model(cdp_
     assert config.sources_of("user")["user"].model == "auth.User"
     assert config.bulk_async_threshold == 100
     assert config.webhook.max_body_bytes == 32 * 1024 * 1024
+    assert config.webhook.queue == "command"
 
 
 def test_scope_settings_merge_default_then_groups_then_scope_then_global(cdp_config):
@@ -301,6 +302,7 @@ def test_settings_objects_are_frozen(cdp_config):
         ),
         ({"bulk_async_threshold": "many"}, "cdp_bridge.E002", "bulk_async_threshold"),
         ({"webhook": {"max_body_byte": 1}}, "cdp_bridge.E001", "webhook.max_body_byte"),
+        ({"webhook": {"queue": "rq"}}, "cdp_bridge.E002", "webhook.queue"),
         (
             {"processors": {"user_item": [{"priority": 5}]}},
             "cdp_bridge.E002",

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from tests.testapp import views
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("plain/", views.plain),
     path("segments/", views.segments),
     path("cached-banner/", views.cached_banner),
+    path("", include("cdp_bridge.urls")),
 ]

@@ -24,6 +24,7 @@ from cdp_bridge.conf.schema import (
     EXPORT_KINDS,
     TRANSPORTS,
     USER_ID_MODES,
+    WEBHOOK_QUEUES,
     Activation,
     CdpBridgeSettings,
     MembershipSettings,
@@ -572,6 +573,7 @@ class ConfigParser:
                     "max_body_bytes": lambda v, p: self.integer(v, p, minimum=1024),
                     "token_ttl": lambda v, p: self.integer(v, p, minimum=60),
                     "signature_tolerance": self.integer,
+                    "queue": lambda v, p: self.choice(v, p, WEBHOOK_QUEUES),
                 },
             )
         )

@@ -13,6 +13,7 @@ from cdp_bridge.exceptions import UnknownScope
 EXPORT_KINDS = ("user", "content", "product")
 TRANSPORTS = ("stream_file", "file", "memory")
 USER_ID_MODES = ("pk", "hashed", "none")
+WEBHOOK_QUEUES = ("command", "celery")
 DEFAULT_STREAM_BASE_URL = "https://in.raptorsmartadvisor.com"
 MiB = 1024 * 1024
 
@@ -182,6 +183,8 @@ class WebhookSettings:
     max_body_bytes: int = 32 * MiB
     token_ttl: int = 3600
     signature_tolerance: int = 300
+    # Who processes queued deliveries: ``manage.py cdp_process_deliveries``, or a Celery worker.
+    queue: str = "command"
 
 
 @dataclass(frozen=True)

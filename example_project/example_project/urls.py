@@ -6,4 +6,5 @@ urlpatterns = [
     path("blog/", include("blog.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("", include("cdp_bridge.urls")),  # the activation webhook: /cdp/webhook
 ]

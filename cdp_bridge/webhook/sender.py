@@ -1,0 +1,58 @@
+"""Sending a delivery the way the CDP does: for tests, the docs and the example project.
+
+Authenticates as a configured activation (HTTP Basic, or a bearer token from the token
+endpoint), signs the body when the activation has a signing secret, and optionally gzips it.
+"""
+
+from __future__ import annotations
+
+import gzip
+
+import requests
+
+import cdp_bridge
+from cdp_bridge.conf import Activation
+from cdp_bridge.webhook.signatures import HEADER, signature_header
+
+
+def send_activation(
+    url: str,
+    body: bytes,
+    activation: Activation,
+    *,
+    use_token: bool = False,
+    compress: bool = False,
+    delivery_id: str | None = None,
+    timeout: float = 60.0,
+) -> requests.Response:
+    """POST ``body`` to the webhook at ``url`` as ``activation``; returns the response."""
+    secret = activation.client_secrets[0]
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"cdp-bridge/{cdp_bridge.__version__}",
+    }
+    auth: tuple[str, str] | None = (activation.client_id, secret)
+    if use_token:
+        headers["Authorization"] = f"Bearer {fetch_token(url, activation, timeout)}"
+        auth = None
+    if compress:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    if activation.signing_secret:
+        headers[HEADER] = signature_header(activation.signing_secret, body)
+    if delivery_id:
+        headers["X-CDP-Delivery-Id"] = delivery_id
+    return requests.post(url, data=body, headers=headers, auth=auth, timeout=timeout)
+
+
+def fetch_token(url: str, activation: Activation, timeout: float = 60.0) -> str:
+    """A bearer token from the token endpoint beside the webhook at ``url``."""
+    response = requests.post(
+        f"{url.rstrip('/')}/token",
+        data={"grant_type": "client_credentials"},
+        auth=(activation.client_id, activation.client_secrets[0]),
+        timeout=timeout,
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token

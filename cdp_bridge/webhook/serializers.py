@@ -1,0 +1,214 @@
+"""Validation of the delivery payload (SPEC §3.2) with DRF serializers.
+
+Every problem is reported, each with a JSON pointer to where it is (``/audiences/2/added/5``).
+Members are checked by one field that walks the list once, because a snapshot can name a
+million people and a serializer field per identifier would take seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+
+from cdp_bridge.conf.schema import frozen_mapping
+from cdp_bridge.exceptions import WebhookRejected
+from cdp_bridge.webhook.body import pointer_token
+from cdp_bridge.webhook.payload import METADATA_FIELDS, Audience, Delivery, SnapshotRef
+
+MAX_BIGINT = 2**63 - 1
+MAX_IDENTIFIER_LENGTH = 255
+# Past this many bad members in one list, the rest are summed up in one line.
+MAX_MEMBER_ERRORS = 20
+
+
+class Identifier(serializers.CharField):
+    """An audience, snapshot or group identifier: a string, kept exactly as sent."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=MAX_IDENTIFIER_LENGTH, trim_whitespace=False, **kwargs)
+
+
+class PersonIdentifierList(serializers.Field):  # type: ignore[type-arg]
+    """A list of person identifiers, each a string or an integer (SPEC §3.2)."""
+
+    default_error_messages = {
+        "not_a_list": "Expected a list of person identifiers, not {kind}.",
+        "bad_member": "A person identifier must be a string or an integer, not {kind}.",
+        "too_long": f"A person identifier is at most {MAX_IDENTIFIER_LENGTH} characters.",
+    }
+
+    def to_internal_value(self, data: Any) -> tuple[str | int, ...]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", kind=_kind(data))
+        errors: dict[str, list[str]] = {}
+        bad = 0
+        for index, item in enumerate(data):
+            kind = type(item)
+            if kind is str:
+                if len(item) <= MAX_IDENTIFIER_LENGTH:
+                    continue
+                message = str(self.error_messages["too_long"])
+            elif kind is int:
+                continue
+            else:
+                message = str(self.error_messages["bad_member"]).format(kind=_kind(item))
+            bad += 1
+            if bad <= MAX_MEMBER_ERRORS:
+                errors[str(index)] = [message]
+        if bad > MAX_MEMBER_ERRORS:
+            errors["*"] = [f"{bad - MAX_MEMBER_ERRORS} more bad person identifiers."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return tuple(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return list(value)
+
+
+class SnapshotSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = Identifier()
+    part = serializers.IntegerField(min_value=1, max_value=10_000)
+    parts = serializers.IntegerField(min_value=1, max_value=10_000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["part"] > attrs["parts"]:
+            raise serializers.ValidationError(
+                {"part": [f"Part {attrs['part']} of {attrs['parts']} parts does not exist."]}
+            )
+        return attrs
+
+
+class AudienceSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = Identifier()
+    sync = serializers.ChoiceField(choices=["full", "delta"])
+    name = serializers.CharField(max_length=255, allow_blank=True, required=False)
+    description = serializers.CharField(allow_blank=True, required=False, trim_whitespace=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=255), required=False)
+    profile_count = serializers.IntegerField(
+        min_value=0, max_value=MAX_BIGINT, allow_null=True, required=False
+    )
+    updated_at = serializers.DateTimeField(allow_null=True, required=False)
+    sequence = serializers.IntegerField(
+        min_value=0, max_value=MAX_BIGINT, allow_null=True, required=False
+    )
+    members = PersonIdentifierList(required=False)
+    added = PersonIdentifierList(required=False)
+    removed = PersonIdentifierList(required=False)
+    snapshot = SnapshotSerializer(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        if attrs["sync"] == "full":
+            if "members" not in attrs:
+                errors["members"] = ["A full audience lists its members."]
+            for key in ("added", "removed"):
+                if key in attrs:
+                    errors[key] = [f"A full audience has members, not {key}; use sync: delta."]
+        else:
+            for key in ("members", "snapshot"):
+                if key in attrs:
+                    errors[key] = [f"A delta audience has added and removed, not {key}."]
+            in_both = _normalised(attrs.get("added", ())) & _normalised(attrs.get("removed", ()))
+            if in_both:
+                errors["removed"] = {
+                    index: ["Also in added: a delta cannot both add and remove one person."]
+                    for index, member in enumerate(attrs["removed"])
+                    if str(member) in in_both
+                }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class DeliverySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    segment_group_identifier = Identifier()
+    audiences = AudienceSerializer(many=True, required=False)
+    removed_audiences = serializers.ListField(child=Identifier(), required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        for index, audience in enumerate(attrs.get("audiences", ())):
+            if audience["id"] in seen:
+                errors.setdefault("audiences", {})[index] = {
+                    "id": [f"Audience {audience['id']!r} also is at index {seen[audience['id']]}."]
+                }
+            seen.setdefault(audience["id"], index)
+        for index, identifier in enumerate(attrs.get("removed_audiences", ())):
+            if identifier in seen:
+                errors.setdefault("removed_audiences", {})[index] = [
+                    f"Audience {identifier!r} is both updated and removed."
+                ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+def validate_delivery(document: Any) -> Delivery:
+    """The Delivery in a parsed JSON document; 400 ``invalid_payload`` listing every problem."""
+    serializer = DeliverySerializer(data=document)
+    if not serializer.is_valid():
+        details = list(error_details(serializer.errors))
+        raise WebhookRejected(
+            400,
+            "invalid_payload",
+            f"The delivery has {len(details)} problem{'s' if len(details) != 1 else ''}.",
+            details,
+        )
+    data = serializer.validated_data
+    return Delivery(
+        segment_group_identifier=data["segment_group_identifier"],
+        audiences=tuple(_audience(item) for item in data.get("audiences", ())),
+        removed_audiences=tuple(data.get("removed_audiences", ())),
+    )
+
+
+def error_details(errors: Any, path: str = "") -> Iterator[dict[str, str]]:
+    """Flatten DRF's nested errors into ``{"path", "message"}`` items with JSON pointers."""
+    if isinstance(errors, ErrorDetail | str):
+        yield {"path": path, "message": str(errors)}
+    elif isinstance(errors, Mapping):
+        for key, value in errors.items():
+            child = (
+                path if key in ("non_field_errors", "*") else f"{path}/{pointer_token(str(key))}"
+            )
+            yield from error_details(value, child)
+    elif isinstance(errors, list):
+        if all(isinstance(item, ErrorDetail | str) for item in errors):
+            for item in errors:
+                yield {"path": path, "message": str(item)}
+        else:  # a ``many=True`` serializer: one entry per item, empty when it is valid
+            for index, item in enumerate(errors):
+                yield from error_details(item, f"{path}/{index}")
+
+
+def _audience(data: Mapping[str, Any]) -> Audience:
+    snapshot = data.get("snapshot")
+    return Audience(
+        id=data["id"],
+        sync=data["sync"],
+        members=data.get("members", ()),
+        added=data.get("added", ()),
+        removed=data.get("removed", ()),
+        sequence=data.get("sequence"),
+        snapshot=SnapshotRef(**snapshot) if snapshot else None,
+        metadata=frozen_mapping({key: data[key] for key in METADATA_FIELDS if key in data}),
+    )
+
+
+def _normalised(members: tuple[str | int, ...]) -> set[str]:
+    return {str(member) for member in members}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        float: "a decimal number",
+        dict: "an object",
+        list: "a list",
+    }.get(type(value), type(value).__name__)

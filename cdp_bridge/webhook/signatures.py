@@ -1,0 +1,61 @@
+"""The optional ``X-CDP-Signature`` header: an HMAC-SHA256 of ``"<t>.<raw body>"``.
+
+The header reads ``t=<unix seconds>,v1=<hex digest>``; several ``v1`` values may be given
+(one per signing secret while it is being rotated) and any one that matches is enough. The
+body is signed as it is sent, so a gzip body is signed compressed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+from django.utils.crypto import constant_time_compare
+
+HEADER = "X-CDP-Signature"
+
+
+class SignatureError(Exception):
+    """The signature is missing, malformed, too old, or does not match; the message says which."""
+
+
+def compute_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The hex HMAC-SHA256 of ``"<timestamp>.<body>"`` under ``secret``."""
+    message = f"{timestamp}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The header value a sender puts on ``body``: ``t=...,v1=...``."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return f"t={timestamp},v1={compute_signature(secret, timestamp, body)}"
+
+
+def verify_signature(
+    header: str | None, secret: str, body: bytes, tolerance: int, now: float | None = None
+) -> None:
+    """Raise SignatureError unless ``header`` signs ``body`` under ``secret`` within ``tolerance``.
+
+    The window applies both ways, so a clock running ahead cannot pre-sign requests either.
+    """
+    if not header:
+        raise SignatureError(f"the {HEADER} header is missing.")
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isascii() and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1":
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        raise SignatureError(f"the {HEADER} header must read t=<unix seconds>,v1=<hex digest>.")
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > tolerance:
+        raise SignatureError(
+            f"the {HEADER} timestamp is more than {tolerance} s away from the server's clock."
+        )
+    expected = compute_signature(secret, timestamp, body)
+    if not any(constant_time_compare(expected, candidate) for candidate in candidates):
+        raise SignatureError(f"the {HEADER} does not match the body.")

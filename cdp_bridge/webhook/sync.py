@@ -1,0 +1,179 @@
+"""The sync engine: one delivery applied to its segment group, all of it or none of it.
+
+Each audience becomes the segment with its id. Segments are row-locked in identifier order
+(and created when missing), so two deliveries touching one segment never interleave and two
+touching several do not deadlock. Under the lock an audience whose ``sequence`` is not greater
+than the segment's is ``stale`` and changes nothing, so late or repeated deliveries never roll
+a segment back; otherwise its metadata is stored and its members written set-based.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from django.db import transaction
+
+from cdp_bridge.conf import Activation
+from cdp_bridge.models import Segment, SegmentGroup
+from cdp_bridge.webhook.identifiers import PersonField
+from cdp_bridge.webhook.payload import Audience, Delivery
+from cdp_bridge.webhook.snapshots import forget_parts, receive_part
+from cdp_bridge.webhook.writers import MembershipWriter, membership_writer
+
+AudienceStatus = Literal["applied", "stale", "pending"]
+
+
+@dataclass(frozen=True)
+class AudienceResult:
+    """What became of one audience (``pending``: a snapshot part waiting for the others)."""
+
+    id: str
+    segment: int | None
+    status: AudienceStatus
+    added: int = 0
+    removed: int = 0
+    unknown_members: int = 0
+
+
+@dataclass(frozen=True)
+class RemovedAudienceResult:
+    id: str
+    status: Literal["removed", "not_found"]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    audiences: tuple[AudienceResult, ...]
+    removed_audiences: tuple[RemovedAudienceResult, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "audiences": [asdict(result) for result in self.audiences],
+            "removed_audiences": [asdict(result) for result in self.removed_audiences],
+        }
+
+
+def apply_delivery(delivery: Delivery, group: SegmentGroup, activation: Activation) -> SyncResult:
+    """Write the audiences of ``delivery`` into ``group``, remove the removed ones; atomically."""
+    with transaction.atomic():
+        if any(audience.snapshot for audience in delivery.audiences):
+            # Serialises deliveries carrying snapshot parts, so that the last part sees the others.
+            SegmentGroup.objects.select_for_update().filter(pk=group.pk).exists()
+        results: dict[int, AudienceResult] = {}
+        ready: list[tuple[int, Audience]] = []
+        for index, audience in enumerate(delivery.audiences):
+            if audience.snapshot is None:
+                ready.append((index, audience))
+                continue
+            stale = _stale_part(group, audience)
+            if stale is not None:
+                results[index] = stale
+                continue
+            received = receive_part(group, audience, f"/audiences/{index}")
+            if received.complete is None:
+                results[index] = AudienceResult(audience.id, None, "pending")
+            else:
+                ready.append((index, received.complete))
+
+        segments = _lock_segments(
+            group, [audience.id for _, audience in ready], delivery.removed_audiences
+        )
+        person_field = PersonField.of(activation)
+        writer = membership_writer(person_field)
+        for index, audience in ready:
+            results[index] = _apply_audience(segments[audience.id], audience, person_field, writer)
+        removed = _remove_audiences(group, segments, delivery.removed_audiences)
+    return SyncResult(tuple(results[index] for index in sorted(results)), removed)
+
+
+def _lock_segments(
+    group: SegmentGroup, identifiers: list[str], removed: Iterable[str]
+) -> dict[str, Segment]:
+    """Lock every segment involved, in identifier order, creating those that are missing."""
+    wanted = sorted({*identifiers, *removed})
+    segments = _lock(group, wanted)
+    missing = sorted(set(identifiers) - set(segments))
+    if missing:
+        # A concurrent delivery creating the same segment makes this wait for it to commit.
+        Segment.objects.bulk_create(
+            [Segment(group=group, identifier=identifier) for identifier in missing],
+            ignore_conflicts=True,
+        )
+        segments.update(_lock(group, missing))
+    return segments
+
+
+def _lock(group: SegmentGroup, identifiers: list[str]) -> dict[str, Segment]:
+    locked = (
+        Segment.objects.select_for_update()
+        .filter(group=group, identifier__in=identifiers)
+        .order_by("identifier")
+    )
+    return {segment.identifier: segment for segment in locked}
+
+
+def _is_stale(audience: Audience, segment_sequence: int | None) -> bool:
+    return (
+        audience.sequence is not None
+        and segment_sequence is not None
+        and audience.sequence <= segment_sequence
+    )
+
+
+def _stale_part(group: SegmentGroup, audience: Audience) -> AudienceResult | None:
+    """A snapshot part already overtaken by a later sequence is not even kept."""
+    segment = Segment.objects.filter(group=group, identifier=audience.id).first()
+    if segment is not None and _is_stale(audience, segment.sequence):
+        return AudienceResult(audience.id, segment.pk, "stale")
+    return None
+
+
+def _apply_audience(
+    segment: Segment, audience: Audience, person_field: PersonField, writer: MembershipWriter
+) -> AudienceResult:
+    if _is_stale(audience, segment.sequence):
+        return AudienceResult(audience.id, segment.pk, "stale")
+    if audience.sync == "full":
+        members = person_field.convert(audience.members)
+        change = writer.replace(segment.pk, members.values)
+        given, unmatchable = len(members.values), members.unmatchable
+    else:
+        added = person_field.convert(audience.added)
+        removed = person_field.convert(audience.removed)
+        # "10" and "010" are one integer id: should it be in both lists, adding wins.
+        change = writer.change(segment.pk, added.values, removed.values - added.values)
+        given = len(added.values) + len(removed.values - added.values)
+        unmatchable = added.unmatchable + removed.unmatchable
+
+    fields = audience.segment_fields()
+    if audience.sequence is not None:
+        fields["sequence"] = audience.sequence
+    for name, value in fields.items():
+        setattr(segment, name, value)
+    segment.save(update_fields=[*fields, "updated_at"])
+    return AudienceResult(
+        audience.id,
+        segment.pk,
+        "applied",
+        added=change.added,
+        removed=change.removed,
+        unknown_members=unmatchable + max(0, given - change.matched),
+    )
+
+
+def _remove_audiences(
+    group: SegmentGroup, segments: dict[str, Segment], identifiers: Iterable[str]
+) -> tuple[RemovedAudienceResult, ...]:
+    identifiers = list(identifiers)
+    if not identifiers:
+        return ()
+    found = [segments[identifier].pk for identifier in identifiers if identifier in segments]
+    # Memberships go with their segments: the collector deletes them in one statement.
+    Segment.objects.filter(pk__in=found).delete()
+    forget_parts(group, identifiers)
+    return tuple(
+        RemovedAudienceResult(identifier, "removed" if identifier in segments else "not_found")
+        for identifier in identifiers
+    )

@@ -1,0 +1,250 @@
+"""Authentication (SPEC §3.1): Basic with secret lists, bearer tokens, the X-CDP-Signature."""
+
+import base64
+import gzip
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+
+from cdp_bridge.webhook.signatures import signature_header
+from cdp_bridge.webhook.tokens import claimed_client_id
+
+from ..conftest import GOOD_SECRET, OTHER_SECRET
+from .conftest import CLIENT_ID, SIGNING_SECRET, WEBHOOK, audience, basic, delivery, post
+
+pytestmark = pytest.mark.django_db
+
+TOKEN_URL = "/cdp/webhook/token"
+
+
+def token_request(client, form, **headers):
+    """POST the token endpoint as RFC 6749 says: an application/x-www-form-urlencoded body."""
+    return client.post(
+        TOKEN_URL, urlencode(form), content_type="application/x-www-form-urlencoded", **headers
+    )
+
+
+def get_token(client, **form):
+    response = token_request(
+        client, {"grant_type": "client_credentials", **form}, HTTP_AUTHORIZATION=basic()
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["access_token"]
+
+
+# -- HTTP Basic ------------------------------------------------------------------------------------
+
+
+def test_every_listed_secret_is_accepted_so_secrets_rotate_without_downtime(client, group):
+    for secret in (GOOD_SECRET, OTHER_SECRET):
+        assert post(client, delivery(audience()), auth=basic(secret=secret)).status_code == 200
+
+
+def test_a_removed_secret_stops_working(client, group, configure):
+    configure({"client_secret": OTHER_SECRET})
+    assert post(client, delivery(), auth=basic(secret=GOOD_SECRET)).status_code == 401
+    assert post(client, delivery(), auth=basic(secret=OTHER_SECRET)).status_code == 200
+
+
+def test_the_client_id_is_matched_exactly(client, group):
+    assert post(client, delivery(), auth=basic(client_id=CLIENT_ID.upper())).status_code == 401
+    assert post(client, delivery(), auth=basic(client_id=f"{CLIENT_ID} ")).status_code == 401
+
+
+def test_a_secret_containing_a_colon_is_read_whole(client, group, configure):
+    secret = "with:colon-in-it-0123456789abcdef"
+    configure({"client_secret": secret})
+    assert post(client, delivery(), auth=basic(secret=secret)).status_code == 200
+
+
+# -- OAuth 2.0 client credentials ------------------------------------------------------------------
+
+
+def test_the_token_endpoint_issues_a_bearer_token_that_authenticates(client, group):
+    response = token_request(
+        client, {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=basic()
+    )
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert (body["token_type"], body["expires_in"]) == ("Bearer", 3600)
+    bearer = f"Bearer {body['access_token']}"
+    assert post(client, delivery(audience()), auth=bearer).status_code == 200
+    assert client.head(WEBHOOK, HTTP_AUTHORIZATION=bearer).status_code == 200
+
+
+def test_the_client_may_authenticate_with_form_fields(client, group):
+    response = token_request(
+        client,
+        {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": GOOD_SECRET},
+    )
+    assert response.status_code == 200
+
+
+def test_a_token_carries_no_secret(client, group):
+    token = get_token(client)
+    payload = base64.urlsafe_b64decode(token.split(":")[0] + "==")
+    assert json.loads(payload) == {"client_id": CLIENT_ID}
+    assert GOOD_SECRET not in token
+    assert claimed_client_id(token) == CLIENT_ID
+
+
+def test_a_token_expires_after_token_ttl(client, group, configure, monkeypatch):
+    configure(webhook={"token_ttl": 60})
+    token = get_token(client)
+    later = time.time() + 61
+    monkeypatch.setattr("django.core.signing.time.time", lambda: later)
+    response = post(client, delivery(), auth=f"Bearer {token}")
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "the bearer token has expired."
+
+
+def test_a_token_stops_working_when_its_secret_is_removed(client, group, configure):
+    token = get_token(client)  # issued under GOOD_SECRET, the secret Basic presented
+    configure({"client_secret": OTHER_SECRET})
+    response = post(client, delivery(), auth=f"Bearer {token}")
+    assert response.status_code == 401
+    assert "does not match a configured client secret" in response.json()["error"]["message"]
+
+
+def test_a_tampered_token_is_refused(client, group):
+    token = get_token(client)
+    forged_payload = base64.urlsafe_b64encode(b'{"client_id":"raptor-activation "}')
+    forged = forged_payload.decode().rstrip("=") + token[token.index(":") :]
+    for bad in (token[:-2] + "xx", forged, "Zm9v:bar:baz"):
+        assert post(client, delivery(), auth=f"Bearer {bad}").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("form", "authorization", "status", "error"),
+    [
+        ({"grant_type": "password"}, basic(), 400, "unsupported_grant_type"),
+        ({}, basic(), 400, "invalid_request"),
+        (
+            {"grant_type": "client_credentials"},
+            basic(secret="wrong-secret-0000"),
+            401,
+            "invalid_client",
+        ),
+        ({"grant_type": "client_credentials"}, None, 401, "invalid_client"),
+        (
+            {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": "nope"},
+            None,
+            401,
+            "invalid_client",
+        ),
+        (
+            {"grant_type": "client_credentials", "client_secret": GOOD_SECRET},
+            basic(),
+            400,
+            "invalid_request",
+        ),
+    ],
+)
+def test_token_errors_follow_rfc_6749(client, group, form, authorization, status, error):
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    response = token_request(client, form, **headers)
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert response.json()["error_description"]
+    if status == 401:
+        assert response["WWW-Authenticate"] == 'Basic realm="cdp-webhook", charset="UTF-8"'
+
+
+def test_the_token_endpoint_takes_only_a_form_post(client, group):
+    assert client.get(TOKEN_URL).status_code == 405
+    response = client.post(
+        TOKEN_URL,
+        json.dumps({"grant_type": "client_credentials"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(),
+    )
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+
+
+# -- X-CDP-Signature -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def signed(configure):
+    configure({"signing_secret": SIGNING_SECRET, "require_signature": True})
+
+
+def signed_post(client, body, **headers):
+    data = json.dumps(body).encode()
+    return post(
+        client, data, HTTP_X_CDP_SIGNATURE=signature_header(SIGNING_SECRET, data), **headers
+    )
+
+
+def test_a_signed_delivery_is_applied(client, group, signed):
+    assert signed_post(client, delivery(audience())).status_code == 200
+
+
+def test_the_signature_covers_the_body_as_sent_so_gzip_is_signed_compressed(client, group, signed):
+    compressed = gzip.compress(json.dumps(delivery(audience())).encode())
+    response = post(
+        client,
+        compressed,
+        HTTP_CONTENT_ENCODING="gzip",
+        HTTP_X_CDP_SIGNATURE=signature_header(SIGNING_SECRET, compressed),
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (None, "the X-CDP-Signature header is missing."),
+        ("v1=abc", "the X-CDP-Signature header must read t=<unix seconds>,v1=<hex digest>."),
+        (lambda body: signature_header("another-secret", body), "does not match the body"),
+        (lambda body: signature_header(SIGNING_SECRET, body + b" "), "does not match the body"),
+        (
+            lambda body: signature_header(SIGNING_SECRET, body, int(time.time()) - 301),
+            "more than 300 s away",
+        ),
+        (
+            lambda body: signature_header(SIGNING_SECRET, body, int(time.time()) + 301),
+            "more than 300 s away",
+        ),
+    ],
+)
+def test_a_required_signature_that_is_missing_wrong_or_old_is_401(
+    client, group, signed, header, reason
+):
+    data = json.dumps(delivery(audience())).encode()
+    headers = {}
+    if header is not None:
+        headers["HTTP_X_CDP_SIGNATURE"] = header(data) if callable(header) else header
+    response = post(client, data, **headers)
+    assert response.status_code == 401
+    assert reason in response.json()["error"]["message"]
+    assert "WWW-Authenticate" in response
+
+
+def test_one_matching_signature_of_several_is_enough(client, group, signed):
+    data = json.dumps(delivery(audience())).encode()
+    good = signature_header(SIGNING_SECRET, data)
+    timestamp, digest = good.split(",")
+    header = f"{timestamp},v1={'0' * 64},{digest}"
+    assert post(client, data, HTTP_X_CDP_SIGNATURE=header).status_code == 200
+
+
+def test_an_optional_signature_is_still_checked_when_sent(client, group, configure):
+    configure({"signing_secret": SIGNING_SECRET})
+    data = json.dumps(delivery(audience())).encode()
+    assert post(client, data).status_code == 200
+    wrong = signature_header("another-secret", data)
+    assert post(client, data, HTTP_X_CDP_SIGNATURE=wrong).status_code == 401
+
+
+def test_the_signature_window_is_configurable(client, group, configure):
+    configure(
+        {"signing_secret": SIGNING_SECRET, "require_signature": True},
+        webhook={"signature_tolerance": 10},
+    )
+    data = json.dumps(delivery(audience())).encode()
+    old = signature_header(SIGNING_SECRET, data, int(time.time()) - 11)
+    assert post(client, data, HTTP_X_CDP_SIGNATURE=old).status_code == 401

@@ -1,0 +1,147 @@
+"""The webhook over real HTTP: a live server, ``requests``, gzip, tokens, and concurrency."""
+
+import gzip
+import json
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from django.db import connection
+
+from cdp_bridge.models import Segment, SegmentMembership, WebhookDelivery
+from cdp_bridge.webhook.signatures import signature_header
+
+from ..conftest import GOOD_SECRET
+from .conftest import CLIENT_ID, SIGNING_SECRET, audience, delivery, ids, members
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="concurrent writers need a database with row locks: set DATABASE_URL to PostgreSQL",
+)
+
+
+@pytest.fixture
+def webhook(live_server):
+    return f"{live_server.url}/cdp/webhook"
+
+
+def send(url, body, **kwargs):
+    kwargs.setdefault("auth", (CLIENT_ID, GOOD_SECRET))
+    return requests.post(url, json=body, timeout=30, **kwargs)
+
+
+def test_each_way_to_authenticate_over_http(webhook, group, users, configure):
+    configure({"signing_secret": SIGNING_SECRET, "require_signature": True})
+    token = requests.post(
+        f"{webhook}/token",
+        data={"grant_type": "client_credentials"},
+        auth=(CLIENT_ID, GOOD_SECRET),
+        timeout=30,
+    ).json()["access_token"]
+    for number, authentication in enumerate(
+        [{"auth": (CLIENT_ID, GOOD_SECRET)}, {"headers": {"Authorization": f"Bearer {token}"}}]
+    ):
+        body = json.dumps(delivery(audience(members=ids(users[number : number + 1])))).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-CDP-Signature": signature_header(SIGNING_SECRET, body),
+            **authentication.pop("headers", {}),
+        }
+        response = requests.post(webhook, data=body, headers=headers, timeout=30, **authentication)
+        assert response.status_code == 200, response.text
+        assert members("5d822e81") == {f"user{number}"}
+
+
+def test_failures_over_http_are_json_with_the_right_status(webhook, group):
+    assert send(webhook, delivery(), auth=(CLIENT_ID, "wrong-secret-00000")).status_code == 401
+    unauthenticated = requests.post(webhook, json=delivery(), timeout=30)
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["WWW-Authenticate"].startswith("Basic")
+    assert requests.get(webhook, timeout=30).status_code == 405
+    head = requests.head(webhook, auth=(CLIENT_ID, GOOD_SECRET), timeout=30)
+    assert (head.status_code, head.content) == (200, b"")
+    wrong = send(webhook, {**delivery(), "segment_group_identifier": "x"})
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (403, "segment_group_mismatch")
+
+
+def test_a_gzip_delivery_over_http(webhook, group, users):
+    body = gzip.compress(json.dumps(delivery(audience(members=ids(users)))).encode())
+    response = requests.post(
+        webhook,
+        data=body,
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        auth=(CLIENT_ID, GOOD_SECRET),
+        timeout=30,
+    )
+    assert response.json()["audiences"][0]["added"] == 10
+
+
+@on_postgresql
+def test_twenty_concurrent_deliveries_for_one_audience_end_in_the_highest_sequence(
+    webhook, group, users
+):
+    def full(sequence):
+        chosen = random.Random(sequence).sample(users, 4)
+        return (
+            sequence,
+            {u.username for u in chosen},
+            delivery(audience(sequence=sequence, name=f"seq {sequence}", members=ids(chosen))),
+        )
+
+    bodies = [full(sequence) for sequence in range(1, 21)]
+    random.shuffle(bodies)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(lambda item: send(webhook, item[2]), bodies))
+
+    assert [response.status_code for response in responses] == [200] * 20
+    outcomes = [response.json()["audiences"][0]["status"] for response in responses]
+    assert set(outcomes) <= {"applied", "stale"}
+    segment = Segment.objects.get(identifier="5d822e81")
+    assert (segment.sequence, segment.name) == (20, "seq 20")
+    assert members("5d822e81") == dict((s, m) for s, m, _ in bodies)[20]
+    assert WebhookDelivery.objects.filter(status="applied").count() == 20
+
+
+@on_postgresql
+def test_concurrent_identical_deliveries_apply_once(webhook, group, users):
+    body = delivery(audience(sync="delta", added=ids(users[:3])))
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda _: send(webhook, body), range(10)))
+    assert sorted(r.json()["status"] for r in responses) == ["applied"] + ["duplicate"] * 9
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="ending a database session from outside needs PostgreSQL: set DATABASE_URL",
+)
+def test_the_database_connection_dying_mid_delivery_is_503_and_nothing_is_half_written(
+    webhook, group, users, monkeypatch
+):
+    assert send(webhook, delivery(audience(members=ids(users)))).status_code == 200
+    from cdp_bridge.webhook.writers import PostgresMembershipWriter
+
+    write_memberships = PostgresMembershipWriter._one_statement
+
+    def write_then_lose_the_connection(cursor, sql, params):
+        change = write_memberships(cursor, sql, params)  # 8 memberships deleted, uncommitted
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+        with connection.cursor() as other:  # the test's own connection, a different session
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return change
+
+    monkeypatch.setattr(
+        PostgresMembershipWriter, "_one_statement", staticmethod(write_then_lose_the_connection)
+    )
+    response = send(webhook, delivery(audience(members=ids(users[:2]))))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+    assert response.json()["error"]["code"] == "unavailable"
+    assert SegmentMembership.objects.count() == 10
+    monkeypatch.undo()
+    retry = send(webhook, delivery(audience(members=ids(users[:2]))))
+    assert retry.json()["status"] == "applied"
+    assert members("5d822e81") == {"user0", "user1"}

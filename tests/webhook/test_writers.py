@@ -1,0 +1,113 @@
+"""The membership writers: one contract, kept by the ORM writer and (on PostgreSQL) the COPY one."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+
+from cdp_bridge import conf
+from cdp_bridge.models import Segment, SegmentMembership
+from cdp_bridge.webhook import writers
+from cdp_bridge.webhook.identifiers import PersonField
+from cdp_bridge.webhook.writers import (
+    MembershipChange,
+    OrmMembershipWriter,
+    PostgresMembershipWriter,
+    membership_writer,
+)
+
+pytestmark = pytest.mark.django_db
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the PostgreSQL writer needs PostgreSQL: set DATABASE_URL to run it",
+)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("orm"),
+        pytest.param("postgresql-unnest", marks=on_postgresql),
+        pytest.param("postgresql-copy", marks=on_postgresql),
+    ]
+)
+def writer_for(request, monkeypatch, group):
+    """A function making the writer under test for an activation's person field."""
+    if request.param == "postgresql-copy":
+        monkeypatch.setattr(writers, "COPY_FROM", 1)  # every set goes through COPY
+    cls = OrmMembershipWriter if request.param == "orm" else PostgresMembershipWriter
+
+    def make(activation_fields=None):
+        field_name = (activation_fields or {}).get("person_identifier_field")
+        activation = conf.Activation("c", ("s",), "g", person_identifier_field=field_name)
+        person_field = PersonField.of(activation)
+        return cls(person_field), person_field
+
+    return make
+
+
+@pytest.fixture
+def segment(group):
+    return Segment.objects.create(group=group, identifier="a")
+
+
+def in_segment(segment):
+    return set(
+        SegmentMembership.objects.filter(segment=segment).values_list("user__username", flat=True)
+    )
+
+
+def pks(users):
+    return {user.pk for user in users}
+
+
+def test_replace_makes_the_segment_hold_exactly_the_users_named(writer_for, segment, users):
+    writer, _ = writer_for()
+    assert writer.replace(segment.pk, pks(users[:4])) == MembershipChange(4, 0, 4)
+    change = writer.replace(segment.pk, pks(users[2:6]))
+    assert change == MembershipChange(added=2, removed=2, matched=4)
+    assert in_segment(segment) == {"user2", "user3", "user4", "user5"}
+    assert writer.replace(segment.pk, set()) == MembershipChange(0, 4, 0)
+    assert in_segment(segment) == set()
+
+
+def test_ids_of_no_user_are_not_matched_and_not_written(writer_for, segment, users):
+    writer, _ = writer_for()
+    change = writer.replace(segment.pk, {users[0].pk, 10**12, -5})
+    assert change == MembershipChange(1, 0, 1)
+    assert in_segment(segment) == {"user0"}
+
+
+def test_change_adds_and_removes_and_tolerates_what_is_already_so(writer_for, segment, users):
+    writer, _ = writer_for()
+    writer.replace(segment.pk, pks(users[:3]))
+    change = writer.change(segment.pk, added=pks(users[2:5]), removed=pks(users[:1]) | {10**12})
+    assert change == MembershipChange(added=2, removed=1, matched=4)
+    assert in_segment(segment) == {"user1", "user2", "user3", "user4"}
+
+
+def test_other_segments_are_left_alone(writer_for, group, segment, users):
+    writer, _ = writer_for()
+    other = Segment.objects.create(group=group, identifier="b")
+    writer.replace(other.pk, pks(users))
+    writer.replace(segment.pk, pks(users[:2]))
+    writer.change(segment.pk, added=set(), removed=pks(users))
+    assert len(in_segment(other)) == 10
+
+
+def test_text_identifiers_match_the_person_identifier_field(writer_for, segment):
+    awkward = ["tab\there", "back\\slash", "new\nline", "quote'\"", "ünïcode", "plain"]
+    for name in awkward:
+        User.objects.create_user(name)
+    writer, person_field = writer_for({"person_identifier_field": "username"})
+    identifiers = person_field.convert([*awkward, "nobody"]).values
+    change = writer.replace(segment.pk, identifiers)
+    assert change == MembershipChange(6, 0, 6)
+    assert in_segment(segment) == set(awkward)
+
+
+def test_the_fastest_writer_is_chosen_for_the_database(group):
+    writer = membership_writer(PersonField.of(conf.Activation("c", ("s",), "g")))
+    expected = (
+        PostgresMembershipWriter if connection.vendor == "postgresql" else OrmMembershipWriter
+    )
+    assert type(writer) is expected
