@@ -17,3 +17,19 @@ class UnknownScope(ConfigurationError):
 
 class SegmentGroupLocked(CdpBridgeError, PermissionDenied):
     """A change to a segment group that a CDP activation has connected to."""
+
+
+class ExportError(CdpBridgeError):
+    """An export could not run or stopped; the message says what to do. ``run`` is its record."""
+
+    def __init__(self, message: str, *, run: object = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+class CdpUnavailable(ExportError):
+    """The CDP could not be reached, or kept failing transiently, after every retry."""
+
+
+class BatchRejected(ExportError):
+    """The CDP answered a batch with a status that retrying cannot fix (400, 401, 403, 404 ...)."""

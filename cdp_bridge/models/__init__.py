@@ -1,5 +1,6 @@
 """cdp_bridge's models, one module per part of the app."""
 
+from cdp_bridge.models.export import ExportRun
 from cdp_bridge.models.segments import Segment, SegmentGroup, SegmentMembership
 
-__all__ = ["Segment", "SegmentGroup", "SegmentMembership"]
+__all__ = ["ExportRun", "Segment", "SegmentGroup", "SegmentMembership"]
