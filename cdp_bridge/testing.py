@@ -47,6 +47,6 @@ def export_row(
     model = type(obj)
     if kind == "user":
         builder = UserRows(model, user_item, person_identifier_field)  # type: ignore[arg-type]
-        return builder.processed(obj, builder.identifier_renderer())
+        return builder.processed(obj)
     source = source or SourceSettings(kind, model._meta.model_name or "", model._meta.label)
     return ModelRows(kind, source, model, field, field_value).row(obj)

@@ -37,12 +37,14 @@ def encode_rows(rows: Sequence[Row]) -> bytes:
     contain (it holds a random token), and the markers are then replaced by the digits.
     """
     decimals: list[str] = []
-    token = secrets.token_hex(8)
+    token: list[str] = []  # made for the first Decimal: most batches have none
 
     def decimal_marker(value: Any) -> str:
         if isinstance(value, Decimal) and value.is_finite():
+            if not token:
+                token.append(secrets.token_hex(8))
             decimals.append(str(value))
-            return f"{token}:{len(decimals) - 1}"
+            return f"{token[0]}:{len(decimals) - 1}"
         raise TypeError(f"{value!r} ({type(value).__name__}) is not a scalar the CDP can store")
 
     try:
@@ -56,7 +58,7 @@ def encode_rows(rows: Sequence[Row]) -> bytes:
     except (TypeError, ValueError) as error:
         raise ExportError(f"A row cannot be sent as JSON: {error}.") from error
     if decimals:
-        text = re.sub(f'"{token}:(\\d+)"', lambda match: decimals[int(match[1])], text)
+        text = re.sub(f'"{token[0]}:(\\d+)"', lambda match: decimals[int(match[1])], text)
     return text.encode()
 
 

