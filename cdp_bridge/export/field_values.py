@@ -35,9 +35,10 @@ def render_float(field: Field[Any, Any], value: Any) -> Scalar:
     return float(value) if math.isfinite(value) else None
 
 
-def render_decimal(field: Field[Any, Any], value: Decimal) -> Scalar:
+def render_decimal(field: Field[Any, Any], value: Any) -> Scalar:
     # Kept a Decimal: the batch encoder writes it as a JSON number with its own digits.
-    return value if value.is_finite() else None
+    number: Decimal = field.to_python(value)  # an unsaved object may hold the text "1.50"
+    return number if number.is_finite() else None
 
 
 def render_boolean(field: Field[Any, Any], value: Any) -> Scalar:

@@ -171,12 +171,12 @@ class ModelRows:
         self.field_processors = field_processors
         self.value_processors = value_processors
         self.fields = exported_fields(model, source)
+        self.named = named_fields(model, source)
         self.builtins: dict[str, Any] = {}
 
     def queryset(self, base: QuerySet[Any]) -> QuerySet[Any]:
-        names = [self.source.name_field, self.source.code_field, self.source.language_field]
         related = [f.name for f in self.fields if f.many_to_one or f.one_to_one]
-        related += [name for name in names if name and self.model._meta.get_field(name).is_relation]
+        related += [f.name for f in self.named if f.is_relation]
         many = [f.name for f in self.fields if f.many_to_many]
         queryset = base.select_related(*dict.fromkeys(related)) if related else base
         queryset = queryset.prefetch_related(*many) if many else queryset
@@ -189,6 +189,22 @@ class ModelRows:
         return [self.row(obj) for obj in records]
 
     def row(self, obj: Model) -> Row:
+        try:
+            row = self.fixed_columns(obj)
+        except Exception as error:
+            raise ExportError(
+                f"{self.model._meta.label} row {obj.pk}: cannot read its id, name, code or "
+                f"language ({type(error).__name__}: {error}). Check the source's name_field, "
+                "code_field and language_field, or the model's __str__()."
+            ) from error
+        for field in self.fields:
+            prefix = f"field_{field.name}_"
+            for key, value in self.columns(field, obj).items():
+                row[prefix + key] = value
+        return row
+
+    def fixed_columns(self, obj: Model) -> Row:
+        """``id``, the type (``content_type``, or ``code`` and ``product_type``), name, language."""
         source = self.source
         row: Row = {"id": render_value(self.model._meta.pk, obj.pk)}
         if self.kind == "product":
@@ -200,10 +216,6 @@ class ModelRows:
         row["name"] = self.text_of(obj, source.name_field) if source.name_field else str(obj)
         language = self.text_of(obj, source.language_field)
         row["language_code"] = language if source.language_field else settings.LANGUAGE_CODE
-        for field in self.fields:
-            prefix = f"field_{field.name}_"
-            for key, value in self.columns(field, obj).items():
-                row[prefix + key] = value
         return row
 
     def columns(self, field: Field[Any, Any], obj: Model) -> Mapping[str, Scalar]:
@@ -246,6 +258,23 @@ def run_supports(processor: Any, field: Field[Any, Any], obj: Model, where: str)
             f"{where}: {processor_name(processor)}.supports() raised "
             f"{type(error).__name__}: {error}"
         ) from error
+
+
+def named_fields(model: type[Model], source: SourceSettings) -> list[Field[Any, Any]]:
+    """The fields the source names for its fixed columns (name, code, language)."""
+    fields = []
+    for key in ("name_field", "code_field", "language_field"):
+        name = getattr(source, key)
+        if not name:
+            continue
+        try:
+            fields.append(model._meta.get_field(name))
+        except FieldDoesNotExist:
+            raise ExportError(
+                f"sources.{source.kind}.{source.name}.{key}: {model._meta.label} has no field "
+                f"{name!r}. Run manage.py check."
+            ) from None
+    return fields  # type: ignore[return-value]
 
 
 def exported_fields(model: type[Model], source: SourceSettings) -> list[Field[Any, Any]]:
