@@ -56,6 +56,13 @@ def run_processor(
     return result  # type: ignore[no-any-return]
 
 
+INTEGER_TYPES = frozenset(
+    {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField"}
+    | {"SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField"}
+    | {"PositiveSmallIntegerField"}
+)
+
+
 class UserRows:
     """User rows: ``id`` (the person identifier), ``login``, ``email``, ``name``, then processors.
 
@@ -74,6 +81,7 @@ class UserRows:
         self.person_field: Field[Any, Any] = (
             opts.get_field(person_field) if person_field else opts.pk  # type: ignore[assignment]
         )
+        self.numeric_ids = self.person_field.get_internal_type() in INTEGER_TYPES
         self.login_field: str = model.USERNAME_FIELD  # type: ignore[attr-defined]
         email_field = model.get_email_field_name()
         self.email_field = email_field if _has_field(model, email_field) else None
@@ -95,7 +103,7 @@ class UserRows:
     def rows(self, records: Sequence[Any]) -> list[Row]:
         if not self.reads_values:
             return [self.processed(user) for user in records]
-        as_is = self.person_field.get_internal_type() in INTEGER_TYPES
+        as_is = self.numeric_ids
         render = self.person_field
         has_email = self.email_field is not None
         # The same columns as processed() builds, inline: a call per row would cost more
@@ -116,9 +124,7 @@ class UserRows:
         login = user.get_username()
         full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""
         row: Row = {
-            "id": person
-            if self.person_field.get_internal_type() in INTEGER_TYPES
-            else render_value(self.person_field, person),
+            "id": person if self.numeric_ids else render_value(self.person_field, person),
             "login": None if login is None else str(login),
             "email": getattr(user, self.email_field) if self.email_field else None,
             "name": full_name or str(user),
@@ -127,13 +133,6 @@ class UserRows:
         for processor in self.processors:
             row = dict(run_processor(processor, processor.process, where, row, user))
         return row
-
-
-INTEGER_TYPES = frozenset(
-    {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField"}
-    | {"SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField"}
-    | {"PositiveSmallIntegerField"}
-)
 
 
 def _names_like_abstract_user(model: type[Model]) -> bool:

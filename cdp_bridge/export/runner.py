@@ -120,7 +120,7 @@ def _stream(plan: ExportPlan, run: ExportRun, observer: ExportObserver | None) -
         progress.acknowledge(sender.finish())
         sender.raise_if_failed()
     except BaseException:
-        sender.stop()
+        progress.acknowledge(sender.stop())
         raise
     finally:
         transport.close()

@@ -53,8 +53,11 @@ class BackgroundSender:
         if self.error is not None:
             raise self.error
 
-    def stop(self) -> None:
-        """Give up: batches still queued are dropped (the run failed, --resume sends them)."""
+    def stop(self) -> list[Sent]:
+        """Give up: batches still queued are dropped (the run failed, --resume sends them).
+
+        Returns the batches sent and not collected yet; one being sent may still arrive.
+        """
         self.stopping.set()
         while True:
             try:
@@ -62,6 +65,7 @@ class BackgroundSender:
             except Empty:
                 break
         self.waiting.put(None)
+        return self._collect()
 
     def _collect(self) -> list[Sent]:
         sent: list[Sent] = []
