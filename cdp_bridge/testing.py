@@ -22,6 +22,7 @@ from typing import Any
 from django.db.models import Model
 
 from cdp_bridge.conf import SourceSettings
+from cdp_bridge.conf.schema import EXPORT_KINDS
 from cdp_bridge.export.processors import Row
 from cdp_bridge.export.rows import ModelRows, UserRows
 from cdp_bridge.export.transports import SentBatch, outbox
@@ -44,6 +45,8 @@ def export_row(
     ``kind`` is ``user``, ``content`` or ``product``; ``source`` defaults to one named after
     the model with no options. Processors run in the order given.
     """
+    if kind not in EXPORT_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(EXPORT_KINDS)}, not {kind!r}")
     model = type(obj)
     if kind == "user":
         builder = UserRows(model, user_item, person_identifier_field)  # type: ignore[arg-type]

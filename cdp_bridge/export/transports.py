@@ -86,6 +86,7 @@ class StreamFileTransport:
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry
         self.destination = f"stream {mask_secret(stream_id)}"
+        self.closed = False
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
         self.session.mount("https://", adapter)
@@ -112,7 +113,7 @@ class StreamFileTransport:
             problem, retry_after = self.attempt(batch)
             if problem is None:
                 return
-            if attempt == self.retry.attempts:
+            if attempt == self.retry.attempts or self.closed:
                 raise CdpUnavailable(
                     f"The CDP at {self.url} did not accept batch {batch.number} after "
                     f"{attempt} attempts (last: {problem}). Check that it is reachable; rows "
@@ -174,6 +175,8 @@ class StreamFileTransport:
         )
 
     def close(self) -> None:
+        """End the session; a send still retrying (the run has failed) gives up."""
+        self.closed = True
         self.session.close()
 
 

@@ -102,6 +102,16 @@ def test_after_six_failed_attempts_the_cdp_is_unavailable(httpserver, receiver, 
     assert "--resume" in str(error.value)
 
 
+def test_a_closed_transport_stops_retrying(httpserver, receiver, monkeypatch):
+    transport = stream_transport(httpserver)
+    receiver.outcomes = [503] * 6
+    # The run failed elsewhere and closed the transport while this send was waiting.
+    monkeypatch.setattr("cdp_bridge.export.transports.sleep", lambda delay: transport.close())
+    with pytest.raises(CdpUnavailable):
+        transport.send(BATCH)
+    assert receiver.attempts == 2
+
+
 def test_an_unreachable_cdp_is_retried_then_reported(backoff):
     transport = StreamFileTransport(
         base_url="http://127.0.0.1:9",  # discard: nothing listens
