@@ -1,4 +1,4 @@
-"""The admin: segment groups and their segments, read-only once a CDP activation has locked them."""
+"""The admin: segment groups and their segments (read-only once locked), and export runs."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from django.utils.translation import ngettext
 
 from cdp_bridge import segmentation
 from cdp_bridge.exceptions import SegmentGroupLocked
-from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership, WebhookDelivery
+from cdp_bridge.models import (
+    ExportRun,
+    Segment,
+    SegmentGroup,
+    SegmentMembership,
+    WebhookDelivery,
+)
 from cdp_bridge.webhook import deliveries
 
 BODY_PREVIEW_CHARS = 10_000
@@ -314,3 +320,65 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 % {"count": skipped},
                 messages.WARNING,
             )
+
+
+EXPORT_RUN_FIELDS = (
+    "kind",
+    "scope",
+    "source",
+    "transport",
+    "masked_stream_id",
+    "destination",
+    "mode",
+    "since",
+    "resumed_from",
+    "started_at",
+    "finished_at",
+    "duration",
+    "status",
+    "rows",
+    "batches",
+    "last_acknowledged_key",
+    "error",
+)
+
+
+@admin.register(ExportRun)
+class ExportRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Every export run, read-only; the stream id is a secret and only shown masked."""
+
+    list_display = [
+        "started_at",
+        "kind",
+        "source",
+        "scope",
+        "mode",
+        "status",
+        "rows",
+        "batches",
+        "duration",
+        "destination",
+    ]
+    list_filter = ["status", "kind", "draft", "scope", "transport"]
+    search_fields = ["source", "scope", "error"]
+    date_hierarchy = "started_at"
+    fields = EXPORT_RUN_FIELDS
+    readonly_fields = EXPORT_RUN_FIELDS
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("mode"), ordering="draft")
+    def mode(self, run: ExportRun) -> str:
+        return str(_("draft") if run.draft else _("full"))
+
+    @admin.display(description=_("stream id"))
+    def masked_stream_id(self, run: ExportRun) -> str:
+        return run.masked_stream_id
+
+    @admin.display(description=_("duration"))
+    def duration(self, run: ExportRun) -> str:
+        return f"{run.duration.total_seconds():.1f} s" if run.duration else "-"

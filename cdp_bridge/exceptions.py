@@ -37,3 +37,19 @@ class WebhookRejected(CdpBridgeError, SuspiciousOperation):
         self.code = code
         self.message = message
         self.details = details or []
+
+
+class ExportError(CdpBridgeError):
+    """An export could not run or stopped; the message says what to do. ``run`` is its record."""
+
+    def __init__(self, message: str, *, run: object = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+class CdpUnavailable(ExportError):
+    """The CDP could not be reached, or kept failing transiently, after every retry."""
+
+
+class BatchRejected(ExportError):
+    """The CDP answered a batch with a status that retrying cannot fix (400, 401, 403, 404 ...)."""

@@ -1,6 +1,14 @@
 """cdp_bridge's models, one module per part of the app."""
 
+from cdp_bridge.models.export import ExportRun
 from cdp_bridge.models.segments import Segment, SegmentGroup, SegmentMembership
 from cdp_bridge.models.webhook import SnapshotPart, WebhookDelivery
 
-__all__ = ["Segment", "SegmentGroup", "SegmentMembership", "SnapshotPart", "WebhookDelivery"]
+__all__ = [
+    "ExportRun",
+    "Segment",
+    "SegmentGroup",
+    "SegmentMembership",
+    "SnapshotPart",
+    "WebhookDelivery",
+]

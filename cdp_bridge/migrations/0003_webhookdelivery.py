@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cdp_bridge', '0001_initial'),
+        ('cdp_bridge', '0002_exportrun'),
     ]
 
     operations = [

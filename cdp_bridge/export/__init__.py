@@ -1,0 +1,24 @@
+"""Export: stream a site's users, products and content to the CDP's Streaming API.
+
+The data flows sources → rows (with the processors) → batches → a transport, and every run is
+recorded as an ExportRun:
+
+* ``sources``: which records, read in primary key order a chunk at a time;
+* ``processors`` and ``field_values``: the extension points and the built-in renderers;
+* ``rows``: a record as one flat row of scalars;
+* ``batches``: rows as JSON bodies within the size limits;
+* ``transports``: the Streaming API, files, or an in-memory outbox;
+* ``plan`` and ``runner``: one run, from its options to its record;
+* ``report``: what a command shows while it runs.
+
+The decorators are importable from here: ``from cdp_bridge.export import user_item_processor``.
+"""
+
+from cdp_bridge.export.processors import (
+    field_processor,
+    field_value_processor,
+    skip,
+    user_item_processor,
+)
+
+__all__ = ["field_processor", "field_value_processor", "skip", "user_item_processor"]

@@ -1,0 +1,248 @@
+"""Planning a run: from the options people give to what is read, from where, and where it goes.
+
+Every mistake in the options or the configuration is found here, before a row is read, and
+reported as an ExportError saying what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+
+from cdp_bridge.conf import ScopeSettings, SourceSettings, StreamSettings, get_scope
+from cdp_bridge.conf.parser import is_valid_stream_id
+from cdp_bridge.exceptions import CdpBridgeError, ExportError
+from cdp_bridge.export.processors import registered_processors
+from cdp_bridge.export.rows import ModelRows, RowBuilder, UserRows
+from cdp_bridge.export.sources import (
+    key_from_text,
+    modified_since,
+    select_source,
+    source_queryset,
+)
+from cdp_bridge.export.transports import (
+    FileTransport,
+    MemoryTransport,
+    StreamFileTransport,
+    Transport,
+)
+from cdp_bridge.models import ExportRun
+from cdp_bridge.redaction import mask_secret
+
+DRAFT_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What was asked for: the options of ``stream_<kind>_data``."""
+
+    kind: str
+    scope: str = "default"
+    source: str | None = None
+    draft: bool = True
+    draft_limit: int = DRAFT_LIMIT
+    stream_id: str | None = None
+    batch_size: int | None = None
+    since: str | datetime | None = None
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What a run does: which rows (``queryset`` after ``after``), built how, sent where."""
+
+    options: ExportOptions
+    scope: ScopeSettings
+    source: SourceSettings
+    stream: StreamSettings
+    stream_id: str
+    batch_size: int
+    limit: int | None
+    since: datetime | None
+    resumed_from: ExportRun | None
+    after: Any
+    model: type[Model]
+    queryset: QuerySet[Any]
+    builder: RowBuilder
+
+    def open_transport(self, run: ExportRun) -> Transport:
+        """The transport of this plan's stream settings, for ``run``."""
+        options = self.options
+        if self.stream.transport == "stream_file":
+            assert self.scope.account_number is not None  # checked by plan_export
+            return StreamFileTransport(
+                base_url=self.scope.stream_base_url,
+                account_number=self.scope.account_number,
+                stream_id=self.stream_id,
+                draft=options.draft,
+                connect_timeout=self.stream.connect_timeout,
+                read_timeout=self.stream.read_timeout,
+            )
+        if self.stream.transport == "file":
+            assert self.stream.directory is not None  # the configuration requires it
+            mode = "draft" if options.draft else "full"
+            return FileTransport(
+                export_directory(self.stream.directory) / f"run-{run.pk:06d}-{mode}"
+            )
+        return MemoryTransport(
+            kind=options.kind,
+            scope=self.scope.name,
+            source=self.source.name,
+            stream_id=self.stream_id,
+            draft=options.draft,
+        )
+
+
+def export_directory(directory: Path) -> Path:
+    """A ``file.directory`` as an absolute path: a relative one is under the current directory."""
+    return directory if directory.is_absolute() else Path.cwd() / directory
+
+
+def plan_export(options: ExportOptions, run: ExportRun) -> ExportPlan:
+    """Check the options against the configuration and work out the run; ``run`` is its record."""
+    if options.draft_limit < 1:
+        raise ExportError(f"--draft-limit must be at least 1, not {options.draft_limit}.")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise ExportError(f"--batch-size must be at least 1, not {options.batch_size}.")
+    try:
+        scope = get_scope(options.scope)
+        source = select_source(options.kind, options.source)
+    except ExportError:
+        raise
+    except CdpBridgeError as error:  # a broken configuration, an unknown scope
+        raise ExportError(str(error)) from error
+    stream = scope.stream(options.kind)
+    stream_id = _stream_id(options, scope, stream)
+    queryset = source_queryset(source, scope)
+    model: type[Model] = queryset.model
+    builder = _row_builder(options.kind, source, model, scope)
+
+    recorded = ExportRun.objects.of_stream(
+        options.kind, scope.name, source.name, stream.transport, stream_id
+    ).exclude(pk=run.pk)
+    resumed_from = _run_to_resume(options, recorded) if options.resume else None
+    since = resumed_from.since if resumed_from else _since(options.since, recorded)
+    if since is not None:
+        queryset = modified_since(queryset, source, since)
+    after = None
+    if resumed_from is not None and resumed_from.last_acknowledged_key:
+        after = key_from_text(model, resumed_from.last_acknowledged_key)
+    return ExportPlan(
+        options=options,
+        scope=scope,
+        source=source,
+        stream=stream,
+        stream_id=stream_id,
+        batch_size=options.batch_size or stream.batch_size,
+        limit=options.draft_limit if options.draft else None,
+        since=since,
+        resumed_from=resumed_from,
+        after=after,
+        model=model,
+        queryset=builder.queryset(queryset),
+        builder=builder,
+    )
+
+
+def _stream_id(options: ExportOptions, scope: ScopeSettings, stream: StreamSettings) -> str:
+    if options.stream_id is not None and not is_valid_stream_id(options.stream_id):
+        raise ExportError(
+            f"--stream-id {mask_secret(options.stream_id) or '(empty)'} is malformed: copy the "
+            "stream id from the CDP's Data Manager (Stream file), four groups of eight "
+            "hexadecimal digits, or a UUID."
+        )
+    stream_id = options.stream_id or stream.stream_id or ""
+    if stream.transport != "stream_file":
+        return stream_id
+    where = f"system.{scope.name}.cdp"
+    if scope.account_number is None:
+        raise ExportError(
+            f"Scope {scope.name!r} has no account number: set {where}.account_number (the "
+            "account list at the top right of the CDP dashboard)."
+        )
+    if not stream_id:
+        raise ExportError(
+            f"Scope {scope.name!r} has no stream id for {options.kind} data: set "
+            f"{where}.data_export.{options.kind}_data.stream_file.stream_id (Data Manager > "
+            "Stream file), or pass --stream-id."
+        )
+    return stream_id
+
+
+def _row_builder(
+    kind: str, source: SourceSettings, model: type[Model], scope: ScopeSettings
+) -> RowBuilder:
+    if kind == "user":
+        if not hasattr(model, "USERNAME_FIELD"):
+            raise ExportError(
+                f"sources.user.{source.name}: {model._meta.label} is not a user model. Use "
+                f"{settings.AUTH_USER_MODEL}, or a model based on AbstractBaseUser."
+            )
+        return UserRows(
+            model,  # type: ignore[arg-type]
+            registered_processors("user_item"),
+            _person_identifier_field(scope),
+        )
+    return ModelRows(
+        kind,
+        source,
+        model,
+        registered_processors("field"),
+        registered_processors("field_value"),
+    )
+
+
+def _person_identifier_field(scope: ScopeSettings) -> str | None:
+    """The user field in the ``id`` column: the one the scope's activations match members on."""
+    fields = {activation.person_identifier_field for activation in scope.activations}
+    if len(fields) > 1:
+        named = ", ".join(sorted(field or "the primary key" for field in fields))
+        raise ExportError(
+            f"The activations of scope {scope.name!r} match members on different fields "
+            f"({named}), but the user export's id column holds one. Give them the same "
+            "person_identifier_field."
+        )
+    return fields.pop() if fields else None
+
+
+def _run_to_resume(options: ExportOptions, recorded: Any) -> ExportRun:
+    if options.draft:
+        raise ExportError("--resume continues a full export: add --no-draft.")
+    if options.since is not None:
+        raise ExportError("--resume repeats the failed run's own --since: leave --since out.")
+    latest: ExportRun | None = recorded.full().order_by("-started_at", "-pk").first()
+    if latest is None or latest.status == ExportRun.Status.SUCCEEDED:
+        last = f" (the last one succeeded on {latest.started_at:%Y-%m-%d %H:%M})" if latest else ""
+        raise ExportError(
+            f"There is no failed full export of this stream to resume{last}. Run without --resume."
+        )
+    return latest
+
+
+def _since(value: str | datetime | None, recorded: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    if value.strip().lower() == "last":
+        last: ExportRun | None = (
+            recorded.full()
+            .filter(status=ExportRun.Status.SUCCEEDED)
+            .order_by("-started_at", "-pk")
+            .first()
+        )
+        return last.window_start if last else None  # never exported in full: everything
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ExportError(
+            f"--since {value!r} is not a date or time: write 2026-11-25, 2026-11-25T10:30 "
+            "(in TIME_ZONE unless it has an offset) or last."
+        ) from None
+    if settings.USE_TZ and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed

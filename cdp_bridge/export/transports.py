@@ -1,0 +1,264 @@
+"""Transports: where batches go. ``stream_file`` (the CDP's Streaming API), ``file``, ``memory``.
+
+The Streaming API *(Raptor)*: ``POST {stream_base_url}/stream/{account_number}`` with the
+headers ``x-streamid`` and, for a draft, ``x-isdraft: true``; the body is a JSON array of rows.
+Person data is upserted, so a batch sent twice is harmless: transient failures are retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from time import monotonic, sleep
+from typing import Any, Protocol
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from cdp_bridge import __version__
+from cdp_bridge.exceptions import BatchRejected, CdpUnavailable, ExportError
+from cdp_bridge.export.batches import Batch
+from cdp_bridge.redaction import mask_secret
+
+logger = logging.getLogger("cdp_bridge.export")
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+BODY_EXCERPT = 200
+STATUS_HINTS = {
+    400: "The CDP refused the rows: compare them with the stream's schema in the Data Manager "
+    "(a schema can only gain columns).",
+    401: "Check the account_number and the stream id (Data Manager > Stream file).",
+    403: "Check the account_number and the stream id (Data Manager > Stream file).",
+    404: "Check stream_base_url and the account_number.",
+    413: "Lower max_batch_bytes or batch_size.",
+}
+
+
+class Transport(Protocol):
+    """Sends batches somewhere; ``destination`` says where, for people."""
+
+    destination: str
+
+    def send(self, batch: Batch) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter (SPEC §2.4): 0.5 s, doubling, at most 30 s, 6 attempts."""
+
+    attempts: int = 6
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, retry: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based); the CDP's Retry-After wins."""
+        if retry_after is not None:
+            return retry_after
+        ceiling: float = min(self.max_delay, self.first_delay * 2 ** (retry - 1))
+        # Jitter spreads the retries of many exporters; S311: not for cryptography.
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
+
+
+class StreamFileTransport:
+    """The CDP's Streaming API over one pooled HTTP session, with retries and DEBUG logging."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        account_number: int,
+        stream_id: str,
+        draft: bool,
+        connect_timeout: float,
+        read_timeout: float,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self.url = f"{base_url.rstrip('/')}/stream/{account_number}"
+        self.stream_id = stream_id
+        self.draft = draft
+        self.timeout = (connect_timeout, read_timeout)
+        self.retry = retry
+        self.destination = f"stream {mask_secret(stream_id)}"
+        self.closed = False
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update(
+            {
+                "x-streamid": stream_id,
+                "Content-Type": "application/json",
+                "User-Agent": f"cdp-bridge/{__version__}",
+            }
+        )
+        if draft:
+            self.session.headers["x-isdraft"] = "true"
+        # The request is prepared once, with the proxies and CA bundle of the environment,
+        # instead of on every post: that is a third of the client's time per batch.
+        environment = self.session.merge_environment_settings(self.url, {}, None, None, None)
+        self.session.proxies.update(environment["proxies"])
+        self.session.verify = environment["verify"]
+        self.session.trust_env = False
+        self.request = self.session.prepare_request(requests.Request("POST", self.url))
+
+    def send(self, batch: Batch) -> None:
+        for attempt in range(1, self.retry.attempts + 1):
+            problem, retry_after = self.attempt(batch)
+            if problem is None:
+                return
+            if attempt == self.retry.attempts or self.closed:
+                raise CdpUnavailable(
+                    f"The CDP at {self.url} did not accept batch {batch.number} after "
+                    f"{attempt} attempts (last: {problem}). Check that it is reachable; rows "
+                    "acknowledged so far are recorded, so --resume continues after them."
+                )
+            delay = self.retry.delay(attempt, retry_after)
+            logger.warning(
+                "POST %s stream=%s: %s; retrying batch %d in %.1f s (attempt %d of %d)",
+                self.url,
+                mask_secret(self.stream_id),
+                problem,
+                batch.number,
+                delay,
+                attempt + 1,
+                self.retry.attempts,
+            )
+            sleep(delay)
+
+    def attempt(self, batch: Batch) -> tuple[str | None, float | None]:
+        """Post the batch once: ``(None, None)`` if accepted, else what went wrong and Retry-After.
+
+        A status that retrying cannot fix raises BatchRejected.
+        """
+        request = self.request.copy()
+        request.prepare_body(batch.body, None)
+        started = monotonic()
+        try:
+            response = self.session.send(request, timeout=self.timeout, allow_redirects=False)
+        except requests.Timeout as error:
+            self.log(batch, "timeout", started)
+            return f"timed out ({type(error).__name__})", None
+        except requests.ConnectionError as error:
+            self.log(batch, "connection error", started)
+            return f"connection failed ({_root_cause(error)})", None
+        self.log(batch, str(response.status_code), started)
+        status = response.status_code
+        if 200 <= status < 300:
+            return None, None
+        if status in RETRY_STATUSES:
+            return f"HTTP {status}", _retry_after(response.headers.get("Retry-After"))
+        excerpt = response.text[:BODY_EXCERPT].replace(self.stream_id, mask_secret(self.stream_id))
+        hint = STATUS_HINTS.get(status, "")
+        raise BatchRejected(
+            f"The CDP rejected batch {batch.number} with HTTP {status} {response.reason}: "
+            f"{excerpt.strip() or '(empty body)'} {hint}".rstrip()
+        )
+
+    def log(self, batch: Batch, outcome: str, started: float) -> None:
+        # The stream id is a secret: only its masked form is ever logged.
+        logger.debug(
+            "POST %s stream=%s draft=%s -> %s rows=%d bytes=%d in %.3f s",
+            self.url,
+            mask_secret(self.stream_id),
+            str(self.draft).lower(),
+            outcome,
+            batch.rows,
+            len(batch.body),
+            monotonic() - started,
+        )
+
+    def close(self) -> None:
+        """End the session; a send still retrying (the run has failed) gives up."""
+        self.closed = True
+        self.session.close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds, or an HTTP date."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost reason of a requests error (refused, reset ...), for a one-line message."""
+    reason: BaseException = error
+    while True:
+        inner = getattr(reason, "reason", None)
+        if not isinstance(inner, BaseException) and reason.args:
+            inner = reason.args[-1]
+        if not isinstance(inner, BaseException) or inner is reason:
+            return str(reason) or type(reason).__name__
+        reason = inner
+
+
+class FileTransport:
+    """Writes each batch as a JSON file: for inspecting an export without a CDP account."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ExportError(f"Cannot create the export directory {directory}: {error}") from error
+        self.destination = str(directory)
+
+    def send(self, batch: Batch) -> None:
+        path = self.directory / f"batch-{batch.number:06d}.json"
+        partial = path.with_name(path.name + ".partial")
+        try:
+            partial.write_bytes(batch.body)
+            partial.replace(path)  # a reader never sees half a batch
+        except OSError as error:
+            raise ExportError(f"Cannot write {path}: {error}") from error
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class SentBatch:
+    """One batch the ``memory`` transport kept: what the CDP would have received."""
+
+    kind: str
+    scope: str
+    source: str
+    stream_id: str
+    draft: bool
+    body: bytes
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return json.loads(self.body)  # type: ignore[no-any-return]
+
+
+outbox: list[SentBatch] = []
+"""Batches sent by the ``memory`` transport, oldest first; see ``cdp_bridge.testing``."""
+
+
+class MemoryTransport:
+    """Keeps batches in ``outbox``: for tests of a site's own export configuration."""
+
+    destination = "the memory outbox (cdp_bridge.testing.outbox)"
+
+    def __init__(self, *, kind: str, scope: str, source: str, stream_id: str, draft: bool) -> None:
+        self.template = SentBatch(kind, scope, source, stream_id, draft, b"")
+
+    def send(self, batch: Batch) -> None:
+        outbox.append(replace(self.template, body=batch.body))
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,11 @@
+"""``manage.py stream_content_data``: Ibexa's ``ibexa:cdp:stream-content-data``."""
+
+from cdp_bridge.management.stream_data import StreamDataCommand
+
+
+class Command(StreamDataCommand):
+    help = (
+        "Stream the site's content to the CDP: a draft sample by default, everything with "
+        "--no-draft. Choose the source with --content-type."
+    )
+    kind = "content"

@@ -1,0 +1,11 @@
+"""``manage.py stream_user_data``: Ibexa's ``ibexa:cdp:stream-user-data``."""
+
+from cdp_bridge.management.stream_data import StreamDataCommand
+
+
+class Command(StreamDataCommand):
+    help = (
+        "Stream the site's users to the CDP: a draft sample by default, everything with "
+        "--no-draft. Choose the source with --user-content-type."
+    )
+    kind = "user"

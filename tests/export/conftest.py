@@ -1,0 +1,138 @@
+"""A CDP on loopback (pytest-httpserver) that records what it receives and fails on request."""
+
+import json
+import socket
+import struct
+from dataclasses import dataclass
+
+import pytest
+from werkzeug import Request, Response
+
+from cdp_bridge.conf.parser import deep_merge
+from cdp_bridge.export import processors, transports
+
+from ..conftest import STREAM_ID
+
+ACCOUNT = 123456
+STREAM_PATH = f"/stream/{ACCOUNT}"
+SOURCES = {
+    "user": {"user": {"model": "auth.User"}},
+    "content": {
+        "article": {
+            "model": "testapp.Article",
+            "name_field": "title",
+            "modified_field": "updated_at",
+        }
+    },
+    "product": {"product": {"model": "testapp.Product", "code_field": "sku", "name_field": "name"}},
+}
+
+
+@dataclass
+class Received:
+    headers: dict
+    rows: list
+
+
+class Receiver:
+    """The Streaming API: records each accepted batch; ``outcomes`` script the first answers.
+
+    An outcome is ``200`` (accept), a status (``503``), a status with a Retry-After
+    (``(429, "1")``), or ``"reset"`` to drop the connection. Once the script runs out, every
+    batch is accepted.
+    """
+
+    def __init__(self, httpserver):
+        self.batches: list[Received] = []
+        self.attempts = 0
+        self.outcomes: list = []
+        self.pattern = None
+        httpserver.expect_request(STREAM_PATH, method="POST").respond_with_handler(self.handle)
+
+    def fail_every(self, every, outcomes):
+        """Fail one request in ``every``, cycling through ``outcomes``."""
+        self.pattern = (every, list(outcomes))
+
+    def handle(self, request: Request) -> Response:
+        self.attempts += 1
+        outcome = self.next_outcome()
+        if outcome == "reset":
+            sock = request.environ["werkzeug.socket"]
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+            return Response("", 500)
+        if outcome not in (None, 200):
+            status, retry_after = outcome if isinstance(outcome, tuple) else (outcome, None)
+            headers = {"Retry-After": retry_after} if retry_after else {}
+            return Response('{"error": "try later"}', status, headers)
+        self.batches.append(Received(dict(request.headers), json.loads(request.get_data())))
+        return Response("{}", 200, content_type="application/json")
+
+    def next_outcome(self):
+        if self.outcomes:
+            return self.outcomes.pop(0)
+        if self.pattern:
+            every, outcomes = self.pattern
+            if self.attempts % every == 0:
+                return outcomes[(self.attempts // every - 1) % len(outcomes)]
+        return None
+
+    @property
+    def rows(self):
+        return [row for batch in self.batches for row in batch.rows]
+
+
+@pytest.fixture
+def receiver(httpserver):
+    return Receiver(httpserver)
+
+
+@pytest.fixture
+def export_config(cdp_config, httpserver):
+    """Configure streaming to the receiver; extra keys are deep-merged into the dict."""
+
+    def configure(extra=None, *, cdp=None):
+        streams = {f"{kind}_data": {"stream_file": {"stream_id": STREAM_ID}} for kind in SOURCES}
+        base = {
+            "system": {
+                "default": {
+                    "cdp": deep_merge(
+                        {
+                            "account_number": ACCOUNT,
+                            "stream_base_url": httpserver.url_for("/").rstrip("/"),
+                            "data_export": streams,
+                        },
+                        cdp or {},
+                    )
+                }
+            },
+            "sources": SOURCES,
+        }
+        report = cdp_config(deep_merge(base, extra or {}))
+        assert report.errors == (), report.errors
+        return report
+
+    return configure
+
+
+@pytest.fixture
+def backoff(monkeypatch):
+    """Retries wait for nothing; returns the delays the transport asked for."""
+    delays = []
+    monkeypatch.setattr(transports, "sleep", delays.append)
+    return delays
+
+
+@pytest.fixture(autouse=True)
+def isolated_processors(monkeypatch):
+    """Processors registered by a test's decorators are forgotten after it."""
+    monkeypatch.setattr(
+        processors, "_registered", {kind: [] for kind in processors.PROCESSOR_KINDS}
+    )
+
+
+@pytest.fixture(autouse=True)
+def empty_outbox():
+    transports.outbox.clear()
+    yield
+    transports.outbox.clear()
