@@ -48,6 +48,7 @@ def check_settings(
         messages += check_stream_base_urls(report)
         messages += check_segment_groups_exist(report)
         messages += check_webhook_queue(report)
+        messages += check_schedule_options(report)
     return messages
 
 
@@ -250,3 +251,26 @@ def _is_loopback(host: str) -> bool:
 
 def _field_names(model: type[Model]) -> Iterable[str]:
     return sorted(field.name for field in model._meta.get_fields() if field.concrete)
+
+
+def check_schedule_options(report: ConfigReport) -> list[CheckMessage]:
+    """Each schedule entry's options must be accepted by its export command."""
+    from cdp_bridge.schedule.runner import command_name, options_problem
+
+    assert report.settings is not None
+    messages: list[CheckMessage] = []
+    for entry in report.settings.schedule:
+        problem = options_problem(entry)
+        if problem:
+            messages.append(
+                Error(
+                    problem,
+                    hint=f"Give options that manage.py {command_name(entry)} accepts; until "
+                    "then cdp_run_schedule refuses this entry and runs the others.",
+                    obj=report.key_path(
+                        "data_export", "schedule", entry.kind, entry.index, "options"
+                    ),
+                    id="cdp_bridge.E019",
+                )
+            )
+    return messages

@@ -29,8 +29,9 @@ class ScheduleState(models.Model):
     lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
     last_started_at = models.DateTimeField(_("last started at"), null=True, blank=True)
     last_finished_at = models.DateTimeField(_("last finished at"), null=True, blank=True)
-    last_result = models.CharField(_("last result"), max_length=20, choices=Result.choices,
-                                   blank=True)
+    last_result = models.CharField(
+        _("last result"), max_length=20, choices=Result.choices, blank=True
+    )
     last_error = models.TextField(_("last error"), blank=True)
 
     class Meta:

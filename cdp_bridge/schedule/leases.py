@@ -59,16 +59,13 @@ def claim(entry: ScheduleEntry, fire_time: datetime, owner: str, now: datetime) 
     """
     due = Q(last_fire_time__lt=fire_time) | Q(last_result=ScheduleState.Result.RUNNING)
     free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    claimed = (
-        ScheduleState.objects.filter(due, free, entry_key=entry_key(entry))
-        .update(
-            last_fire_time=fire_time,
-            lease_owner=owner,
-            lease_expires_at=now + LEASE,
-            last_started_at=now,
-            last_result=ScheduleState.Result.RUNNING,
-            last_error="",
-        )
+    claimed = ScheduleState.objects.filter(due, free, entry_key=entry_key(entry)).update(
+        last_fire_time=fire_time,
+        lease_owner=owner,
+        lease_expires_at=now + LEASE,
+        last_started_at=now,
+        last_result=ScheduleState.Result.RUNNING,
+        last_error="",
     )
     return claimed == 1
 

@@ -95,8 +95,13 @@ def run_if_due(entry: ScheduleEntry, owner: str, now: datetime) -> EntryOutcome:
     error = ""
     with leases.renewed_lease(entry, owner):
         try:
-            call_command(command_name(entry), *command_arguments(entry), "--no-progress",
-                         stdout=output, stderr=output)
+            call_command(
+                command_name(entry),
+                *command_arguments(entry),
+                "--no-progress",
+                stdout=output,
+                stderr=output,
+            )
         except CommandError as failure:
             error = str(failure)
         except Exception as failure:  # an export bug must not stop the other entries

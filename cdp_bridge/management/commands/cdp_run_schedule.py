@@ -1,4 +1,4 @@
-"""``manage.py cdp_run_schedule``: run the scheduled exports that are due (for cron, every minute)."""
+"""``manage.py cdp_run_schedule``: run the scheduled exports that are due (cron, each minute)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         mode = parser.add_mutually_exclusive_group()
-        mode.add_argument("--list", action="store_true", dest="list_entries",
-                          help="print each entry, its interval in words, last run and next run")
-        mode.add_argument("--loop", action="store_true",
-                          help="stay up and run the schedule at the start of every minute")
+        mode.add_argument(
+            "--list",
+            action="store_true",
+            dest="list_entries",
+            help="print each entry, its interval in words, last run and next run",
+        )
+        mode.add_argument(
+            "--loop",
+            action="store_true",
+            help="stay up and run the schedule at the start of every minute",
+        )
 
     def handle(self, *args: Any, list_entries: bool, loop: bool, **options: Any) -> None:
         try:
