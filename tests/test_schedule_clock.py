@@ -42,8 +42,9 @@ def test_intervals_are_evaluated_in_time_zone():
 
 
 def test_a_daily_time_in_the_skipped_spring_hour_runs_once_right_after_the_change():
-    fires = fires_between("30 2 * * *", BERLIN_SPRING - timedelta(hours=3),
-                          BERLIN_SPRING + timedelta(hours=3))
+    fires = fires_between(
+        "30 2 * * *", BERLIN_SPRING - timedelta(hours=3), BERLIN_SPRING + timedelta(hours=3)
+    )
     assert len(fires) == 1
     # 02:30 does not exist that night; the first tick after the change (03:00 CEST) runs it.
     ticks = [BERLIN_SPRING - timedelta(minutes=1), BERLIN_SPRING]
@@ -51,8 +52,9 @@ def test_a_daily_time_in_the_skipped_spring_hour_runs_once_right_after_the_chang
 
 
 def test_a_daily_time_in_the_repeated_autumn_hour_runs_once():
-    fires = fires_between("30 2 * * *", BERLIN_AUTUMN - timedelta(hours=3),
-                          BERLIN_AUTUMN + timedelta(hours=3))
+    fires = fires_between(
+        "30 2 * * *", BERLIN_AUTUMN - timedelta(hours=3), BERLIN_AUTUMN + timedelta(hours=3)
+    )
     assert fires == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]  # 02:30 CEST, not 02:30 CET
 
 
@@ -64,16 +66,18 @@ def test_daily_entries_outside_the_changed_hour_run_once_a_day(moment):
 
 
 def test_an_every_15_minutes_entry_keeps_its_wall_clock_rhythm_in_spring():
-    fires = fires_between("*/15 * * * *", BERLIN_SPRING - timedelta(hours=1),
-                          BERLIN_SPRING + timedelta(hours=1))
+    fires = fires_between(
+        "*/15 * * * *", BERLIN_SPRING - timedelta(hours=1), BERLIN_SPRING + timedelta(hours=1)
+    )
     # Two real hours hold 8 quarter hours; none is skipped and none doubled.
     assert len(fires) == 8
     assert len(set(fires)) == 8
 
 
 def test_an_hourly_entry_runs_once_per_wall_clock_hour_in_autumn():
-    fires = fires_between("0 * * * *", BERLIN_AUTUMN - timedelta(hours=2),
-                          BERLIN_AUTUMN + timedelta(hours=2))
+    fires = fires_between(
+        "0 * * * *", BERLIN_AUTUMN - timedelta(hours=2), BERLIN_AUTUMN + timedelta(hours=2)
+    )
     # From 01:00 CEST to 04:00 CET: the wall-clock hours 02:00, 03:00 and 04:00, each once;
     # the second 02:00 (CET) is the same wall time as the first and does not run again.
     assert fires == [

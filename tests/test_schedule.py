@@ -1,0 +1,183 @@
+"""cdp_run_schedule: firing, collapse of missed runs, the lease, refusals, --list, real processes."""
+
+import sys
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from cdp_bridge.checks import check_settings
+from cdp_bridge.conf import cdp_settings
+from cdp_bridge.models import ExportRun
+from cdp_bridge.models.schedule import ScheduleState
+from cdp_bridge.schedule import leases
+from cdp_bridge.schedule.runner import run_due_entries
+
+from .conftest import STREAM_ID
+from .standalone import standalone_site
+
+pytestmark = pytest.mark.django_db
+
+TEN_PAST = datetime(2026, 11, 25, 9, 10, tzinfo=UTC)
+
+
+def schedule(*entries, transport="memory"):
+    return {
+        "system": {
+            "default": {
+                "cdp": {
+                    "account_number": 123456,
+                    "data_export": {
+                        f"{kind}_data": {
+                            "transport": transport,
+                            "stream_file": {"stream_id": STREAM_ID},
+                        }
+                        for kind in ("user", "content", "product")
+                    },
+                }
+            }
+        },
+        "data_export": {"schedule": {"user": list(entries)}},
+    }
+
+
+@pytest.fixture
+def users():
+    return User.objects.bulk_create([User(username=f"user{i}") for i in range(5)])
+
+
+def test_an_entry_runs_when_its_interval_fires_and_not_again_until_the_next_fire(cdp_config, users):
+    cdp_config(schedule({"interval": "*/15 * * * *", "options": "--no-draft"}))
+    first_seen = TEN_PAST - timedelta(minutes=1)  # the entry is new: it waits for 09:15
+    assert [o.status for o in run_due_entries(first_seen)] == ["not due"]
+    assert [o.status for o in run_due_entries(TEN_PAST + timedelta(minutes=5))] == ["succeeded"]
+    assert [o.status for o in run_due_entries(TEN_PAST + timedelta(minutes=6))] == ["not due"]
+    assert [o.status for o in run_due_entries(TEN_PAST + timedelta(minutes=20))] == ["succeeded"]
+    runs = ExportRun.objects.order_by("pk")
+    assert runs.count() == 2
+    assert all(not run.draft and run.rows == 5 for run in runs)
+
+
+def test_missed_runs_collapse_into_one(cdp_config, users):
+    cdp_config(schedule({"interval": "*/15 * * * *", "options": "--no-draft"}))
+    run_due_entries(TEN_PAST)
+    three_hours_later = TEN_PAST + timedelta(hours=3, minutes=1)  # 12 fires were missed
+    assert [o.status for o in run_due_entries(three_hours_later)] == ["succeeded"]
+    assert ExportRun.objects.count() == 1
+    state = ScheduleState.objects.get()
+    assert state.last_fire_time == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert state.last_result == "succeeded"
+
+
+def test_an_entry_held_by_a_live_lease_is_skipped(cdp_config, users):
+    cdp_config(schedule({"interval": "* * * * *"}))
+    (entry,) = cdp_settings().schedule
+    leases.state_of(entry, TEN_PAST)
+    assert leases.claim(entry, TEN_PAST, "another-host:123", TEN_PAST)
+    later = TEN_PAST + timedelta(minutes=2)
+    assert [o.status for o in run_due_entries(later)] == ["busy"]
+    assert ExportRun.objects.count() == 0
+
+
+def test_a_crashed_runs_lease_lapses_and_the_entry_runs_again(cdp_config, users):
+    cdp_config(schedule({"interval": "0 * * * *"}))
+    (entry,) = cdp_settings().schedule
+    leases.state_of(entry, TEN_PAST)
+    fire = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    assert leases.claim(entry, fire, "dead-host:1", TEN_PAST)  # then the process died
+    assert [o.status for o in run_due_entries(TEN_PAST + timedelta(minutes=3))] == ["busy"]
+    after_lapse = TEN_PAST + leases.LEASE + timedelta(minutes=1)
+    assert [o.status for o in run_due_entries(after_lapse)] == ["succeeded"]
+    assert ExportRun.objects.count() == 1
+
+
+def test_an_entry_with_bad_options_is_refused_while_the_others_run(cdp_config, users):
+    cdp_config(
+        schedule(
+            {"interval": "* * * * *", "options": "--no-draft --colour=blue"},
+            {"interval": "* * * * *", "options": "--stream-id=not-a-stream"},
+            {"interval": "* * * * *", "options": "--scope=nowhere"},
+            {"interval": "* * * * *", "options": "--no-draft"},
+        )
+    )
+    outcomes = run_due_entries(TEN_PAST)
+    assert [o.status for o in outcomes] == ["refused", "refused", "refused", "succeeded"]
+    assert "--colour" in outcomes[0].detail
+    assert "not a stream id" in outcomes[1].detail
+    assert "'nowhere' does not exist" in outcomes[2].detail
+    assert ExportRun.objects.count() == 1
+    checks = [m for m in check_settings() if m.id == "cdp_bridge.E018"]
+    assert [m.obj for m in checks] == [f"data_export.schedule.user[{i}].options" for i in range(3)]
+
+
+def test_the_command_exits_non_zero_when_an_entry_fails_or_is_refused(cdp_config, users):
+    cdp_config(schedule({"interval": "* * * * *", "options": "--bogus"}, {"interval": "* * * * *"}))
+    with pytest.raises(CommandError, match=r"1 scheduled export\(s\) did not run cleanly"):
+        call_command("cdp_run_schedule", stdout=StringIO(), stderr=StringIO())
+
+
+def test_list_shows_each_entry_in_words_with_last_and_next_run(cdp_config, users, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    cdp_config(
+        schedule(
+            {"interval": "* * * * *", "options": "--no-draft"},
+            {"interval": "30 2 * * *", "options": "--unknown"},
+        )
+    )
+
+    def listing():
+        output = StringIO()
+        call_command("cdp_run_schedule", "--list", stdout=output)
+        return output.getvalue()
+
+    before = listing()
+    assert "user[0]: stream_user_data --no-draft (scope default)" in before
+    assert "* * * * * (every minute)" in before
+    assert "last run:  never" in before
+    assert "30 2 * * * (every day at 02:30)" in before
+    assert "next run:  " in before and ("CET" in before or "CEST" in before)
+    assert "REFUSED:" in before and "--unknown" in before
+    run_due_entries()
+    after = listing().split("\n\n")
+    assert ", succeeded" in after[0]
+    assert "last run:  never" in after[1]
+
+
+@pytest.fixture
+def cron_site(tmp_path):
+    export_dir = tmp_path / "export"
+    export_dir.mkdir()
+    yield from standalone_site(
+        tmp_path, "tests.settings_schedule", {"CDP_EXPORT_DIR": str(export_dir)}
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_started_together_run_an_entry_once(cron_site):
+    seeded = cron_site.manage(
+        "shell",
+        "-c",
+        (
+            "from django.contrib.auth.models import User; "
+            "User.objects.bulk_create([User(username=f'u{i}') for i in range(3000)])"
+        ),
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    ticks = [
+        cron_site.start(sys.executable, "-m", "django", "cdp_run_schedule", "-v", "2")
+        for _ in range(2)
+    ]
+    outputs = [tick.communicate(timeout=120)[0] for tick in ticks]
+    assert all(tick.returncode == 0 for tick in ticks), outputs
+    statuses = sorted(
+        line.split()[1]
+        for out in outputs
+        for line in out.splitlines()
+        if line.startswith("user[0] ")
+    )
+    assert statuses in (["not", "succeeded"], ["busy", "succeeded"]), outputs
+    assert cron_site.query("ExportRun.objects.count()") == 1
+    assert cron_site.query("ExportRun.objects.get().rows") == 3000
