@@ -11,7 +11,7 @@ CDP_BRIDGE = {
                 "data_export": {
                     "user_data": {
                         "transport": "file",
-                        "file": {"directory": env.str("CDP_EXPORT_DIR", default="/tmp")},
+                        "file": {"directory": env.str("CDP_EXPORT_DIR")},
                         "stream_file": {"stream_id": "0a1b2c3d-4e5f6a7b-8c9d0e1f-2a3b4c5d"},
                     }
                 },

@@ -1,4 +1,4 @@
-"""cdp_run_schedule: firing, collapse of missed runs, the lease, refusals, --list, real processes."""
+"""cdp_run_schedule: firing, collapse of missed runs, the lease, refusals, --list, processes."""
 
 import sys
 from datetime import UTC, datetime, timedelta
