@@ -75,6 +75,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 LOGIN_REDIRECT_URL = LOGOUT_REDIRECT_URL = "home"
 
+# Celery (optional: the `celery` extra), for workers and beat; see example_project/celery.py.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TIMEZONE = TIME_ZONE  # beat reads the export schedule on the site's clock
+
 # The CDP configuration, in the format of Ibexa's ibexa_cdp.yaml.
 CDP_BRIDGE = load_yaml(BASE_DIR / "config" / "cdp.yaml")
 
