@@ -1,4 +1,4 @@
-"""The example site's Celery app: workers run exports and queued webhook deliveries, beat the schedule.
+"""The example site's Celery app: workers run exports and queued deliveries; beat, the schedule.
 
 cd example_project
 export CELERY_BROKER_URL=redis://127.0.0.1:6379/0
