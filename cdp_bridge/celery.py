@@ -15,7 +15,7 @@ from cdp_bridge.conf import cdp_settings
 from cdp_bridge.schedule.clock import MACROS
 from cdp_bridge.schedule.leases import entry_key
 
-RUN_SCHEDULED_EXPORT = "cdp_bridge.tasks.run_scheduled_export"
+RUN_SCHEDULED_EXPORT = "cdp_bridge.run_scheduled_export"
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:

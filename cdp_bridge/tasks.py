@@ -1,13 +1,15 @@
 """Celery tasks. Celery is imported here only, so cdp_bridge works without the ``celery`` extra.
 
 Set ``webhook.queue: celery`` for the webhook to hand queued deliveries to a worker; without
-it they wait for ``manage.py cdp_process_deliveries``.
+it they wait for ``manage.py cdp_process_deliveries``. ``cdp_bridge.celery.beat_schedule()``
+makes beat send ``run_scheduled_export`` for each export schedule entry.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from cdp_bridge.schedule.runner import run_entry_by_key, run_export_command
 from cdp_bridge.webhook.deliveries import UNAVAILABLE, process_delivery
 
 
@@ -22,3 +24,25 @@ def process_queued_delivery(pk: int) -> str | None:
     """Apply one queued webhook delivery; returns its status (None: not queued any more)."""
     record = process_delivery(pk)
     return record.status if record else None
+
+
+@shared_task(name="cdp_bridge.run_export")  # type: ignore[untyped-decorator]
+def run_export(kind: str, options: str = "", scope: str = "default") -> str:
+    """Run ``stream_<kind>_data`` with an options string, as a schedule entry would.
+
+    Returns the export's summary line; a failed export raises, so the task is marked failed.
+    """
+    return run_export_command(kind, options, scope)
+
+
+@shared_task(name="cdp_bridge.run_scheduled_export")  # type: ignore[untyped-decorator]
+def run_scheduled_export(entry_key: str) -> str:
+    """Run one schedule entry if its interval fired since it last ran (beat says it may have).
+
+    The entry's fire is claimed through the same lease as ``cdp_run_schedule``, so a repeated
+    message, a second beat or a second worker never runs it twice or in overlap.
+    """
+    outcome = run_entry_by_key(entry_key)
+    if outcome is None:
+        return "no such entry: the schedule changed since beat read it"
+    return f"{outcome.status}: {outcome.detail}" if outcome.detail else outcome.status

@@ -75,8 +75,45 @@ def options_problem(entry: ScheduleEntry) -> str | None:
 def run_due_entries(now: datetime | None = None) -> list[EntryOutcome]:
     """Run every entry that is due now; an entry that cannot run never stops the others."""
     now = now or timezone.now()
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    owner = _lease_owner()
     return [run_if_due(entry, owner, now) for entry in cdp_settings().schedule]
+
+
+def run_entry_by_key(key: str, now: datetime | None = None) -> EntryOutcome | None:
+    """Run the entry known by ``key`` if it is due; None when no entry has that key any more."""
+    for entry in cdp_settings().schedule:
+        if leases.entry_key(entry) == key:
+            return run_if_due(entry, _lease_owner(), now or timezone.now())
+    return None
+
+
+def run_export_command(kind: str, options: str = "", scope: str = "default") -> str:
+    """Run ``stream_<kind>_data`` with an options string; returns its summary line.
+
+    Raises CommandError with what is wrong: options the command refuses, or a failed export.
+    """
+    entry = ScheduleEntry(kind=kind, index=0, interval="@daily", options=options, scope=scope)
+    problem = options_problem(entry)
+    if problem:
+        raise CommandError(problem)
+    return _run_command(entry)
+
+
+def _run_command(entry: ScheduleEntry) -> str:
+    output = StringIO()
+    call_command(
+        command_name(entry),
+        *command_arguments(entry),
+        "--no-progress",
+        stdout=output,
+        stderr=output,
+    )
+    lines = output.getvalue().strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _lease_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def run_if_due(entry: ScheduleEntry, owner: str, now: datetime) -> EntryOutcome:
@@ -91,17 +128,10 @@ def run_if_due(entry: ScheduleEntry, owner: str, now: datetime) -> EntryOutcome:
         busy = state.lease_expires_at is not None and state.lease_expires_at >= now
         return EntryOutcome(entry, "busy" if busy else "not due")
     logger.info("Running schedule entry %s (fired %s)", entry.key, fire_time.isoformat())
-    output = StringIO()
-    error = ""
+    summary = error = ""
     with leases.renewed_lease(entry, owner):
         try:
-            call_command(
-                command_name(entry),
-                *command_arguments(entry),
-                "--no-progress",
-                stdout=output,
-                stderr=output,
-            )
+            summary = _run_command(entry)
         except CommandError as failure:
             error = str(failure)
         except Exception as failure:  # an export bug must not stop the other entries
@@ -110,5 +140,4 @@ def run_if_due(entry: ScheduleEntry, owner: str, now: datetime) -> EntryOutcome:
     leases.release(entry, owner, error=error)
     if error:
         return EntryOutcome(entry, "failed", error)
-    summary = output.getvalue().strip().splitlines()
-    return EntryOutcome(entry, "succeeded", summary[-1] if summary else "")
+    return EntryOutcome(entry, "succeeded", summary)

@@ -39,6 +39,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, list_entries: bool, loop: bool, **options: Any) -> None:
+        self.verbosity = int(options["verbosity"])
         try:
             cdp_settings()
         except ConfigurationError as error:
