@@ -1,6 +1,8 @@
 """cdp_run_schedule: firing, collapse of missed runs, the lease, refusals, --list, processes."""
 
+import signal
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -9,12 +11,14 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from cdp_bridge import tasks
+from cdp_bridge.celery import beat_schedule
 from cdp_bridge.checks import check_settings
 from cdp_bridge.conf import cdp_settings
 from cdp_bridge.models import ExportRun
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule import leases
-from cdp_bridge.schedule.runner import run_due_entries
+from cdp_bridge.schedule.runner import run_due_entries, run_entry_by_key
 
 from .conftest import STREAM_ID
 from .standalone import standalone_site
@@ -151,7 +155,7 @@ def cron_site(tmp_path):
     export_dir = tmp_path / "export"
     export_dir.mkdir()
     yield from standalone_site(
-        tmp_path, "tests.settings_schedule", {"CDP_EXPORT_DIR": str(export_dir)}
+        tmp_path, "tests.settings_standalone", {"CDP_EXPORT_DIR": str(export_dir)}
     )
 
 
@@ -181,3 +185,76 @@ def test_two_processes_started_together_run_an_entry_once(cron_site):
     assert statuses in (["not due", "succeeded"], ["busy", "succeeded"]), outputs
     assert cron_site.query("ExportRun.objects.count()") == 1
     assert cron_site.query("ExportRun.objects.get().rows") == 3000
+
+
+def test_beat_schedule_turns_each_entry_into_a_beat_entry(cdp_config):
+    cdp_config(
+        schedule({"interval": "*/15 * * * *", "options": "--no-draft"}, {"interval": "@daily"})
+    )
+    entries = beat_schedule()
+    assert list(entries) == [
+        "cdp_bridge user[0]: stream_user_data --no-draft",
+        "cdp_bridge user[1]: stream_user_data",
+    ]
+    quarterly, daily = entries.values()
+    assert quarterly["task"] == daily["task"] == "cdp_bridge.run_scheduled_export"
+    assert quarterly["schedule"].minute == {0, 15, 30, 45}
+    assert (daily["schedule"].minute, daily["schedule"].hour) == ({0}, {0})
+    first, _ = cdp_settings().schedule
+    assert quarterly["args"] == (leases.entry_key(first),)
+
+
+def test_the_scheduled_export_task_claims_its_entry_like_cron(cdp_config, users):
+    cdp_config(schedule({"interval": "* * * * *", "options": "--no-draft"}))
+    (entry,) = cdp_settings().schedule
+    key = leases.entry_key(entry)
+    assert tasks.run_scheduled_export(key).startswith("succeeded: Streamed 5 users")
+    claimed = ScheduleState.objects.get(entry_key=key).last_fire_time
+    # The same fire, announced again (a second beat, a resent message), runs nothing.
+    assert run_entry_by_key(key, now=claimed + timedelta(seconds=30)).status == "not due"
+    assert tasks.run_scheduled_export("no-such-key").startswith("no such entry")
+    assert ExportRun.objects.count() == 1
+
+
+def test_the_export_task_runs_a_command_with_an_options_string(cdp_config, users):
+    cdp_config(schedule())
+    assert "Streamed 5 users" in tasks.run_export("user", "--no-draft")
+    with pytest.raises(CommandError, match="--colour"):
+        tasks.run_export("user", "--colour=blue")
+    assert list(ExportRun.objects.values_list("draft", flat=True)) == [False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_loop_runs_the_schedule_and_stops_cleanly_on_sigterm(cron_site):
+    loop = cron_site.start(sys.executable, "-m", "django", "cdp_run_schedule", "--loop")
+    try:
+        deadline = time.monotonic() + 60
+        while cron_site.query("ExportRun.objects.count()") == 0:
+            assert time.monotonic() < deadline, "the loop did not run the due entry"
+            time.sleep(0.25)
+        loop.send_signal(signal.SIGTERM)
+        output, _ = loop.communicate(timeout=30)
+    finally:
+        loop.kill()
+    assert loop.returncode == 0, output
+    assert "Running the schedule every minute" in output
+    assert "user[0] succeeded" in output
+    assert output.rstrip().endswith("Stopped.")
+    assert cron_site.query("ExportRun.objects.get().status") == "succeeded"
+
+
+@pytest.mark.parametrize(
+    "night",
+    [
+        datetime(2026, 3, 28, 23, 0, tzinfo=UTC),  # Berlin skips 02:00-03:00
+        datetime(2026, 10, 24, 23, 0, tzinfo=UTC),  # Berlin repeats 02:00-03:00
+    ],
+)
+def test_a_tick_every_minute_through_a_dst_night_runs_a_0230_entry_once(
+    cdp_config, users, settings, night
+):
+    settings.TIME_ZONE = "Europe/Berlin"
+    cdp_config(schedule({"interval": "30 2 * * *", "options": "--no-draft"}))
+    for minute in range(5 * 60):
+        run_due_entries(night + timedelta(minutes=minute))
+    assert ExportRun.objects.count() == 1
