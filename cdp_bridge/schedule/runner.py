@@ -20,7 +20,7 @@ from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from cdp_bridge.conf import ScheduleEntry, cdp_settings, is_valid_stream_id
+from cdp_bridge.conf import ScheduleEntry, cdp_settings, inspect_settings, is_valid_stream_id
 from cdp_bridge.schedule import leases
 from cdp_bridge.schedule.clock import latest_fire_time
 
@@ -67,7 +67,8 @@ def options_problem(entry: ScheduleEntry) -> str | None:
     if stream_id and not is_valid_stream_id(stream_id):
         return f"--stream-id {stream_id!r} is not a stream id."
     scope = getattr(parsed, "scope", None)
-    if scope and scope not in cdp_settings().scopes:
+    config = inspect_settings().settings  # read even when other keys have errors (checks ask)
+    if scope and (config is None or scope not in config.scopes):
         return f"the scope {scope!r} does not exist."
     return None
 
