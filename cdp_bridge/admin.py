@@ -240,8 +240,18 @@ class SegmentMembershipAdmin(CdpManagedReadOnly):
         segmentation.unassign_user_from_segment(obj.segment, obj.user)
 
 
+class RecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Records the app keeps (deliveries, export runs): shown, never added or edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookDeliveryAdmin(RecordAdmin):
     """The history of webhook deliveries; failed ones can be re-applied."""
 
     list_display = [
@@ -263,12 +273,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         # A body can be tens of megabytes: the list never loads it.
         queryset: QuerySet[WebhookDelivery] = super().get_queryset(request)
         return queryset.defer("body")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=_("delivery"))
     def key(self, delivery: WebhookDelivery) -> str:
@@ -344,7 +348,7 @@ EXPORT_RUN_FIELDS = (
 
 
 @admin.register(ExportRun)
-class ExportRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ExportRunAdmin(RecordAdmin):
     """Every export run, read-only; the stream id is a secret and only shown masked."""
 
     list_display = [
@@ -364,12 +368,6 @@ class ExportRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     date_hierarchy = "started_at"
     fields = EXPORT_RUN_FIELDS
     readonly_fields = EXPORT_RUN_FIELDS
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=_("mode"), ordering="draft")
     def mode(self, run: ExportRun) -> str:

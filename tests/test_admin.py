@@ -13,13 +13,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client):
-    admin = User.objects.create_superuser("admin", "admin@example.com", "pw")
-    client.force_login(admin)
-    return client
-
-
-@pytest.fixture
 def locked_group():
     group = SegmentGroup.objects.create(identifier="cdp_audiences", name="CDP audiences")
     return segmentation.lock_segment_group(group)

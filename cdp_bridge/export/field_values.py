@@ -18,6 +18,7 @@ from django.db.models import Field, Model
 from django.db.models.fields.files import FieldFile
 
 from cdp_bridge.export.processors import FieldValueProcessor, Scalar
+from cdp_bridge.field_types import INTEGER_FIELD_TYPES
 
 Renderer = Callable[["Field[Any, Any]", Any], Scalar]
 
@@ -65,20 +66,7 @@ def render_file(field: Field[Any, Any], value: FieldFile) -> Scalar:
 # EmailField and URLField declare "CharField", ImageField "FileField".
 RENDERERS: Mapping[str, Renderer] = {
     **dict.fromkeys(("CharField", "TextField", "UUIDField", "SlugField"), render_text),
-    **dict.fromkeys(
-        (
-            "AutoField",
-            "BigAutoField",
-            "SmallAutoField",
-            "IntegerField",
-            "BigIntegerField",
-            "SmallIntegerField",
-            "PositiveIntegerField",
-            "PositiveBigIntegerField",
-            "PositiveSmallIntegerField",
-        ),
-        render_integer,
-    ),
+    **dict.fromkeys(INTEGER_FIELD_TYPES, render_integer),
     "FloatField": render_float,
     "DecimalField": render_decimal,
     "BooleanField": render_boolean,

@@ -19,6 +19,7 @@ from cdp_bridge.conf import SourceSettings
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.field_values import builtin_field_value_processor, render_value
 from cdp_bridge.export.processors import Row, Scalar, processor_name, require_scalars
+from cdp_bridge.field_types import INTEGER_FIELD_TYPES
 
 
 class RowBuilder(Protocol):
@@ -56,13 +57,6 @@ def run_processor(
     return result  # type: ignore[no-any-return]
 
 
-INTEGER_TYPES = frozenset(
-    {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField"}
-    | {"SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField"}
-    | {"PositiveSmallIntegerField"}
-)
-
-
 class UserRows:
     """User rows: ``id`` (the person identifier), ``login``, ``email``, ``name``, then processors.
 
@@ -81,7 +75,7 @@ class UserRows:
         self.person_field: Field[Any, Any] = (
             opts.get_field(person_field) if person_field else opts.pk  # type: ignore[assignment]
         )
-        self.numeric_ids = self.person_field.get_internal_type() in INTEGER_TYPES
+        self.numeric_ids = self.person_field.get_internal_type() in INTEGER_FIELD_TYPES
         self.login_field: str = model.USERNAME_FIELD  # type: ignore[attr-defined]
         email_field = model.get_email_field_name()
         self.email_field = email_field if _has_field(model, email_field) else None

@@ -17,20 +17,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Field
 
 from cdp_bridge.conf import Activation
+from cdp_bridge.field_types import INTEGER_FIELD_TYPES
 
-INTEGER_TYPES = frozenset(
-    {
-        "AutoField",
-        "BigAutoField",
-        "SmallAutoField",
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-    }
-)
 MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
 
 
@@ -58,7 +46,7 @@ class PersonField:
             field = user_model._meta.pk
         assert isinstance(field, Field)
         internal_type = field.get_internal_type()
-        if internal_type in INTEGER_TYPES:
+        if internal_type in INTEGER_FIELD_TYPES:
             kind = "integer"
         elif internal_type == "UUIDField":
             kind = "uuid"

@@ -1,7 +1,6 @@
 """The admin lists export runs read-only, and never shows a stream id in full."""
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 
 from cdp_bridge.models import ExportRun
@@ -9,12 +8,6 @@ from cdp_bridge.models import ExportRun
 from ..conftest import STREAM_ID
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
-    return client
 
 
 @pytest.fixture

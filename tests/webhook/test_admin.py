@@ -1,7 +1,6 @@
 """Webhook deliveries in the admin: the history, the error, and the "re-apply" action."""
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 
 from cdp_bridge.models import WebhookDelivery
@@ -12,13 +11,6 @@ from .test_deliveries import fail_membership_writes
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:cdp_bridge_webhookdelivery_changelist"
-
-
-@pytest.fixture
-def admin_client(client):
-    admin = User.objects.create_superuser("admin", "admin@example.com", "pw")
-    client.force_login(admin)
-    return client
 
 
 @pytest.fixture
