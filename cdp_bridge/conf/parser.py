@@ -117,7 +117,7 @@ class Problem:
         return self.check_id.startswith("cdp_bridge.E")
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message} {self.hint}"
+        return f"{self.path}: {self.message} {self.hint}".rstrip()
 
 
 class ConfigParser:
