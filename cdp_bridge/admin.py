@@ -79,8 +79,18 @@ class SegmentGroupForm(forms.ModelForm):  # type: ignore[type-arg]
         return cleaned
 
 
+class OneAtATimeDeletion(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Deletion of one object at a time, through the lock: the bulk action would bypass it.
+
+    Without an object, Django asks about the changelist's "delete selected" action.
+    """
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and super().has_delete_permission(request, obj)
+
+
 @admin.register(SegmentGroup)
-class SegmentGroupAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SegmentGroupAdmin(OneAtATimeDeletion):
     form = SegmentGroupForm
     list_display = ["identifier", "name", "segment_count", "locked_at"]
     search_fields = ["identifier", "name"]
@@ -98,12 +108,6 @@ class SegmentGroupAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if obj is not None and obj.is_locked:
             return ["identifier", "name", "locked_at", "created_at"]
         return self.readonly_fields
-
-    def get_actions(self, request: HttpRequest) -> Any:
-        # The bulk delete would bypass the lock; groups are deleted one at a time.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     def save_model(self, request: HttpRequest, obj: SegmentGroup, form: Any, change: bool) -> None:
         if change:
@@ -127,7 +131,7 @@ class SegmentGroupAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         segmentation.delete_segment_group(obj)
 
 
-class CdpManagedReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
+class CdpManagedReadOnly(OneAtATimeDeletion):
     """Objects of a locked group are the CDP's: shown, never changed or deleted here."""
 
     def group_of(self, obj: Any) -> SegmentGroup:
@@ -142,11 +146,6 @@ class CdpManagedReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
         if obj is not None and self.group_of(obj).is_locked:
             return False
         return super().has_delete_permission(request, obj)
-
-    def get_actions(self, request: HttpRequest) -> Any:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "group":

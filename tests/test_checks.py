@@ -173,7 +173,7 @@ def test_a_stream_base_url_that_is_not_https_outside_debug(
     assert ("cdp_bridge.W002" in messages) is warned
 
 
-def test_manage_py_check_fails_on_a_broken_configuration(cdp_config):
+def test_manage_py_check_fails_on_a_broken_configuration(cdp_config, db):
     cdp_config({"system": {"default": {"cdp": {"account_number": "twelve"}}}})
     with pytest.raises(SystemCheckError, match=r"cdp_bridge\.E003"):
         call_command("check")
