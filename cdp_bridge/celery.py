@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from cdp_bridge.conf import cdp_settings
-from cdp_bridge.schedule.clock import MACROS
+from cdp_bridge.schedule.clock import cron_fields
 from cdp_bridge.schedule.leases import entry_key
 
 RUN_SCHEDULED_EXPORT = "cdp_bridge.run_scheduled_export"
@@ -24,7 +24,7 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
 
     entries: dict[str, dict[str, Any]] = {}
     for entry in cdp_settings().schedule:
-        minute, hour, day, month, weekday = MACROS.get(entry.interval, entry.interval).split()
+        minute, hour, day, month, weekday = cron_fields(entry.interval)
         name = f"cdp_bridge {entry.key}: stream_{entry.kind}_data {entry.options}".rstrip()
         entries[name] = {
             "task": RUN_SCHEDULED_EXPORT,

@@ -22,6 +22,7 @@ from django.db.models import Model
 from django.utils.module_loading import import_string
 
 from cdp_bridge.conf import ConfigReport, SourceSettings, inspect_settings
+from cdp_bridge.exceptions import ConfigurationError
 
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
@@ -255,10 +256,23 @@ def _field_names(model: type[Model]) -> Iterable[str]:
 
 def check_schedule_options(report: ConfigReport) -> list[CheckMessage]:
     """Each schedule entry's options must be accepted by its export command."""
+    from cdp_bridge.schedule.clock import require_aware_times
     from cdp_bridge.schedule.runner import command_name, options_problem
 
     assert report.settings is not None
     messages: list[CheckMessage] = []
+    if report.settings.schedule:
+        try:
+            require_aware_times()
+        except ConfigurationError as error:
+            messages.append(
+                Error(
+                    str(error),
+                    hint="Set USE_TZ = True.",
+                    obj="settings.USE_TZ",
+                    id="cdp_bridge.E020",
+                )
+            )
     for entry in report.settings.schedule:
         problem = options_problem(entry)
         if problem:

@@ -27,7 +27,18 @@ CDP_BRIDGE = {
     },
     "bulk_async_threshold": 2,
     "webhook": {"queue": "celery"},
-    "data_export": {"schedule": {"user": [{"interval": "* * * * *", "options": "--no-draft"}]}},
+    "data_export": {
+        "schedule": {
+            "user": [
+                {"interval": "* * * * *", "options": env.str("CDP_SCHEDULE_OPTIONS", "--no-draft")},
+                *(
+                    [{"interval": "* * * * *", "options": "--no-draft"}]
+                    if "CDP_SCHEDULE_OPTIONS" in env.ENVIRON
+                    else []
+                ),
+            ]
+        }
+    },
 }
 
 CELERY_BROKER_URL = env.str("REDIS_URL", default="memory://")

@@ -21,7 +21,7 @@ from cdp_bridge.schedule import leases
 from cdp_bridge.schedule.runner import run_due_entries, run_entry_by_key
 
 from .conftest import STREAM_ID
-from .standalone import standalone_site
+from .standalone import StandaloneSite, standalone_site
 
 pytestmark = pytest.mark.django_db
 
@@ -258,3 +258,74 @@ def test_a_tick_every_minute_through_a_dst_night_runs_a_0230_entry_once(
     for minute in range(5 * 60):
         run_due_entries(night + timedelta(minutes=minute))
     assert ExportRun.objects.count() == 1
+
+
+def test_each_entry_is_judged_at_its_own_turn_not_when_the_tick_began(
+    cdp_config, users, monkeypatch
+):
+    cdp_config(schedule({"interval": "* * * * *"}, {"interval": "* * * * *"}))
+    clock = {"now": TEN_PAST}
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock["now"])
+
+    def slow_export(entry):
+        clock["now"] += timedelta(minutes=12)  # longer than a lease
+        return "exported"
+
+    monkeypatch.setattr("cdp_bridge.schedule.runner._run_command", slow_export)
+    for entry in cdp_settings().schedule:
+        leases.state_of(entry, TEN_PAST - timedelta(minutes=5))
+    assert [o.status for o in run_due_entries()] == ["succeeded", "succeeded"]
+    second = ScheduleState.objects.get(entry_key=leases.entry_key(cdp_settings().schedule[1]))
+    # The second entry started after the first's 12 minutes, and claimed the fire of that time.
+    assert second.last_started_at == TEN_PAST + timedelta(minutes=12)
+    assert second.last_fire_time == TEN_PAST + timedelta(minutes=12)
+
+
+@pytest.mark.parametrize("options", ["--help", "--version"])
+def test_options_that_only_print_help_are_refused(cdp_config, users, options):
+    cdp_config(schedule({"interval": "* * * * *", "options": options}))
+    (outcome,) = run_due_entries(TEN_PAST)
+    assert outcome.status == "refused"
+    assert "help or version" in outcome.detail
+    assert [m.id for m in check_settings() if m.id == "cdp_bridge.E019"] == ["cdp_bridge.E019"]
+
+
+def test_the_schedule_needs_aware_times(cdp_config, settings):
+    settings.USE_TZ = False
+    cdp_config(schedule({"interval": "* * * * *"}))
+    assert "cdp_bridge.E020" in {m.id for m in check_settings()}
+    with pytest.raises(CommandError, match="USE_TZ = True"):
+        call_command("cdp_run_schedule", stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_entry_does_not_stop_the_others_in_a_real_cron_tick(tmp_path):
+    export_dir = tmp_path / "export"
+    export_dir.mkdir()
+    environment = {"CDP_EXPORT_DIR": str(export_dir), "CDP_SCHEDULE_OPTIONS": "--bogus"}
+    for site in standalone_site(tmp_path, "tests.settings_standalone", environment):
+        tick = site.manage("cdp_run_schedule")
+        assert tick.returncode == 1
+        assert "user[0] refused" in tick.stderr and "--bogus" in tick.stderr
+        assert "user[1] succeeded" in tick.stdout
+        assert "Traceback" not in tick.stderr
+        assert site.query("ExportRun.objects.count()") == 1
+        listing = site.manage("cdp_run_schedule", "--list")
+        assert listing.returncode == 0
+        assert "REFUSED:" in listing.stdout
+
+
+def test_an_unmigrated_database_is_one_clear_line(tmp_path):
+    environment = {"CDP_EXPORT_DIR": str(tmp_path)}
+    site = StandaloneSite(
+        f"sqlite:///{tmp_path / 'empty.sqlite3'}", "tests.settings_standalone", environment
+    )
+    for command in (
+        ["cdp_run_schedule"],
+        ["cdp_run_schedule", "--list"],
+        ["cdp_process_deliveries"],
+    ):
+        result = site.manage(*command)
+        assert result.returncode == 1, command
+        assert "Traceback" not in result.stderr, result.stderr
+        assert "run manage.py migrate" in result.stderr.lower(), result.stderr

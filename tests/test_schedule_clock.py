@@ -74,17 +74,34 @@ def test_an_every_15_minutes_entry_keeps_its_wall_clock_rhythm_in_spring():
     assert len(set(fires)) == 8
 
 
-def test_an_hourly_entry_runs_once_per_wall_clock_hour_in_autumn():
+def test_an_hourly_entry_keeps_running_hourly_in_real_time_through_the_repeated_hour():
     fires = fires_between(
         "0 * * * *", BERLIN_AUTUMN - timedelta(hours=2), BERLIN_AUTUMN + timedelta(hours=2)
     )
-    # From 01:00 CEST to 04:00 CET: the wall-clock hours 02:00, 03:00 and 04:00, each once;
-    # the second 02:00 (CET) is the same wall time as the first and does not run again.
     assert fires == [
         datetime(2026, 10, 25, 0, 0, tzinfo=UTC),  # 02:00 CEST
+        datetime(2026, 10, 25, 1, 0, tzinfo=UTC),  # 02:00 CET, the repeated hour
         datetime(2026, 10, 25, 2, 0, tzinfo=UTC),  # 03:00 CET
         datetime(2026, 10, 25, 3, 0, tzinfo=UTC),  # 04:00 CET
     ]
+
+
+def test_an_every_15_minutes_entry_keeps_its_rhythm_through_the_repeated_hour():
+    fires = fires_between(
+        "*/15 * * * *", BERLIN_AUTUMN - timedelta(hours=1), BERLIN_AUTUMN + timedelta(hours=1)
+    )
+    # Two real hours hold 8 quarter hours: none skipped in the repeated hour, none doubled.
+    assert fires == [
+        BERLIN_AUTUMN - timedelta(minutes=45) + timedelta(minutes=15 * i) for i in range(8)
+    ]
+
+
+def test_a_half_past_every_hour_entry_keeps_its_rhythm_across_the_spring_gap():
+    fires = fires_between(
+        "30 * * * *", BERLIN_SPRING - timedelta(hours=2), BERLIN_SPRING + timedelta(hours=2)
+    )
+    # 23:30, 00:30 (01:30 CET), 01:30 (03:30 CEST), 02:30 UTC: once an hour in real time.
+    assert fires == [BERLIN_SPRING - timedelta(minutes=90) + timedelta(hours=i) for i in range(4)]
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,14 @@
-"""When a crontab interval fires, in wall-clock time of ``settings.TIME_ZONE``.
+"""When a crontab interval fires, on the wall clock of ``settings.TIME_ZONE``.
 
-Intervals are evaluated on the local wall clock, so each wall-clock fire time happens once
-whatever daylight saving does: a time inside the hour that the spring change skips (02:30 on
-the last Sunday of March in Europe/Berlin) fires right after the change, and a time inside
-the hour that the autumn change repeats fires the first time only.
+Daylight saving is handled as Vixie cron does, so that a change neither skips nor doubles
+a run:
+
+* an entry at fixed hours (``30 2 * * *``) fires at each wall-clock time once: a time inside
+  the hour that spring skips fires right after the change, and a time inside the hour that
+  autumn repeats fires the first time only;
+* an entry whose hour field is a wildcard (``*/15 * * * *``, ``0 * * * *``) keeps its rhythm
+  in real time: it also fires in the repeated autumn hour, and across the spring gap the
+  next fire comes when its interval has passed.
 """
 
 from __future__ import annotations
@@ -12,18 +17,27 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
+from django.conf import settings
 from django.utils import timezone
 
+from cdp_bridge.conf.parser import CRON_MACROS
+from cdp_bridge.exceptions import ConfigurationError
+
 WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
+
+
+def require_aware_times() -> None:
+    """The schedule compares instants across processes and clock changes: it needs USE_TZ."""
+    if not settings.USE_TZ:
+        raise ConfigurationError(
+            "The export schedule needs USE_TZ = True (Django's default), so that its times "
+            "are instants, whatever the time zone and daylight saving do."
+        )
+
+
+def cron_fields(interval: str) -> list[str]:
+    """The five crontab fields of an interval (macros such as ``@daily`` spelt out)."""
+    return CRON_MACROS.get(interval, interval).split()
 
 
 def _local_wall_time(moment: datetime) -> datetime:
@@ -31,33 +45,40 @@ def _local_wall_time(moment: datetime) -> datetime:
     return timezone.localtime(moment, timezone.get_current_timezone()).replace(tzinfo=None)
 
 
-def _aware(wall_time: datetime) -> datetime:
-    """The instant of a wall time, in UTC.
+def _instant(wall_time: datetime, interval: str, now: datetime | None = None) -> datetime:
+    """The instant, in UTC, of a fire at ``wall_time``.
 
-    fold=0 makes a repeated wall time its first occurrence and moves a skipped one past the
-    gap. UTC, because Python compares datetimes of one zone by wall time, ignoring the offset.
+    A wall time the clock change repeats or skips has two readings (fold 0 and 1). Fixed hours
+    take fold 0: the first of a repeated time, a skipped time moved past the gap. A wildcard
+    hour takes the latest reading at or before ``now``, which keeps its rhythm in real time.
+    UTC, because Python compares datetimes of one zone by wall time, ignoring the offset.
     """
     zone = timezone.get_current_timezone()
     assert isinstance(zone, ZoneInfo)
-    return wall_time.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    first = wall_time.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if now is None or "*" not in cron_fields(interval)[1]:
+        return first
+    readings = {first, wall_time.replace(tzinfo=zone, fold=1).astimezone(UTC)}
+    past = [reading for reading in readings if reading <= now]
+    return max(past) if past else min(readings)
 
 
 def latest_fire_time(interval: str, now: datetime) -> datetime:
-    """The most recent wall-clock time, at or before ``now``, at which ``interval`` fires."""
+    """The most recent instant, at or before ``now``, at which ``interval`` fires."""
     wall_now = _local_wall_time(now).replace(second=0, microsecond=0)
     # croniter's get_prev is strictly before its start; start a minute on to include now.
     wall = croniter(interval, wall_now + timedelta(minutes=1)).get_prev(datetime)
-    return _aware(wall)
+    return _instant(wall, interval, now)
 
 
 def next_fire_time(interval: str, now: datetime) -> datetime:
     """The first wall-clock time after ``now`` at which ``interval`` fires."""
-    return _aware(croniter(interval, _local_wall_time(now)).get_next(datetime))
+    return _instant(croniter(interval, _local_wall_time(now)).get_next(datetime), interval)
 
 
 def describe(interval: str) -> str:
     """An interval in words: ``*/15 * * * *`` is "every 15 minutes"."""
-    minute, hour, day, month, weekday = MACROS.get(interval, interval).split()
+    minute, hour, day, month, weekday = cron_fields(interval)
     if (day, month, weekday) == ("*", "*", "*"):
         if hour == "*":
             if minute == "*":

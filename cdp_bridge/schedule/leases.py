@@ -9,12 +9,13 @@ claimed is run again by the next invocation.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from cdp_bridge.conf import ScheduleEntry
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule.clock import latest_fire_time
 
+logger = logging.getLogger("cdp_bridge.schedule")
 LEASE = timedelta(minutes=5)
 RENEW_EVERY = timedelta(minutes=1)
 
@@ -89,9 +91,13 @@ def renewed_lease(entry: ScheduleEntry, owner: str) -> Iterator[None]:
     def renew() -> None:
         try:
             while not stop.wait(RENEW_EVERY.total_seconds()):
-                ScheduleState.objects.filter(entry_key=entry_key(entry), lease_owner=owner).update(
-                    lease_expires_at=timezone.now() + LEASE
-                )
+                try:
+                    ScheduleState.objects.filter(
+                        entry_key=entry_key(entry), lease_owner=owner
+                    ).update(lease_expires_at=timezone.now() + LEASE)
+                except DatabaseError:  # a passing outage: the lease has minutes left, try again
+                    logger.warning("Could not renew the lease of %s", entry.key, exc_info=True)
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection
 

@@ -63,6 +63,8 @@ def options_problem(entry: ScheduleEntry) -> str | None:
         parsed = parser.parse_args(arguments)
     except CommandError as error:
         return f"{name} refuses the options: {str(error).removeprefix('Error: ')}."
+    except SystemExit:  # --help and --version print and exit: nothing a schedule can run
+        return f"{name} would only print its help or version with these options."
     stream_id = getattr(parsed, "stream_id", None)
     if stream_id and not is_valid_stream_id(stream_id):
         return f"--stream-id {stream_id!r} is not a stream id."
@@ -74,10 +76,13 @@ def options_problem(entry: ScheduleEntry) -> str | None:
 
 
 def run_due_entries(now: datetime | None = None) -> list[EntryOutcome]:
-    """Run every entry that is due now; an entry that cannot run never stops the others."""
-    now = now or timezone.now()
+    """Run every entry that is due; an entry that cannot run never stops the others.
+
+    Each entry is judged at the time its turn comes (``now`` fixes the time for tests), so a
+    long export before it neither hides a fire nor shortens the lease it takes.
+    """
     owner = _lease_owner()
-    return [run_if_due(entry, owner, now) for entry in cdp_settings().schedule]
+    return [run_if_due(entry, owner, now or timezone.now()) for entry in cdp_settings().schedule]
 
 
 def run_entry_by_key(key: str, now: datetime | None = None) -> EntryOutcome | None:

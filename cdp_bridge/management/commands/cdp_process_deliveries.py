@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from cdp_bridge import conf
 from cdp_bridge.exceptions import ConfigurationError
@@ -15,6 +15,9 @@ from cdp_bridge.webhook.deliveries import UNAVAILABLE, process_queued
 
 
 class Command(BaseCommand):
+    # Deliveries answered 202 must not wait for an unrelated configuration problem to be fixed;
+    # a problem that stops this command is reported by it, in one line.
+    requires_system_checks: list[str] = []
     help = (
         "Apply queued webhook deliveries (those touching bulk_async_threshold members or "
         "more), oldest first. With --loop, keep waiting for new ones."
@@ -47,10 +50,18 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         except UNAVAILABLE as error:
             if not quiet:
-                raise CommandError(f"The database is unavailable: {error}".strip()) from None
+                raise CommandError(
+                    f"The database is unavailable: {error}".strip() + ". Check that it is "
+                    "reachable, and run manage.py migrate if the cdp_bridge tables are missing."
+                ) from None
             self.stderr.write(f"The database is unavailable, trying again: {error}".strip())
             connection.close()
             return 0
+        except DatabaseError as error:  # e.g. the tables do not exist yet
+            raise CommandError(
+                f"The database refused: {error}".strip() + " Run manage.py migrate if the "
+                "cdp_bridge tables are missing."
+            ) from None
         applied = sum(record.status == WebhookDelivery.Status.APPLIED for record in processed)
         if processed or not quiet:
             self.stdout.write(

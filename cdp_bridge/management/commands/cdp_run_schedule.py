@@ -10,15 +10,20 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from cdp_bridge.conf import cdp_settings
 from cdp_bridge.exceptions import ConfigurationError
+from cdp_bridge.schedule.clock import require_aware_times
 from cdp_bridge.schedule.listing import schedule_listing
 from cdp_bridge.schedule.runner import EntryOutcome, run_due_entries
 
 
 class Command(BaseCommand):
+    # One entry's problem must not stop the others: each entry is checked as it comes up, and
+    # refused alone (cdp_bridge.E019 reports the same problems in manage.py check).
+    requires_system_checks: list[str] = []
     help = (
         "Run each scheduled export whose interval fired since it last ran. Meant for system "
         "cron every minute; --loop stays up instead, --list shows the schedule."
@@ -42,14 +47,22 @@ class Command(BaseCommand):
         self.verbosity = int(options["verbosity"])
         try:
             cdp_settings()
+            require_aware_times()
         except ConfigurationError as error:
             raise CommandError(f"{error} Fix the configuration, then run again.") from None
-        if list_entries:
-            self.stdout.write(schedule_listing(timezone.now()))
-        elif loop:
+        if loop:
             self.run_forever()
-        else:
-            self.report(run_due_entries(), fail_on_errors=True)
+            return
+        try:
+            if list_entries:
+                self.stdout.write(schedule_listing(timezone.now()))
+            else:
+                self.report(run_due_entries(), fail_on_errors=True)
+        except DatabaseError as error:
+            raise CommandError(
+                f"The database refused: {error}".strip() + " Check that it is reachable, and "
+                "run manage.py migrate if the cdp_bridge tables are missing."
+            ) from None
 
     def report(self, outcomes: list[EntryOutcome], *, fail_on_errors: bool) -> None:
         failed = [outcome for outcome in outcomes if outcome.status in ("failed", "refused")]
@@ -79,7 +92,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         self.stdout.write("Running the schedule every minute; stop with SIGTERM or Ctrl-C.")
         while not stop.is_set():
-            self.report(run_due_entries(), fail_on_errors=False)
+            try:
+                self.report(run_due_entries(), fail_on_errors=False)
+            except DatabaseError as error:  # stay up: the next minute tries again
+                self.stderr.write(f"The database refused, trying again next minute: {error}")
+                connection.close()
             now = timezone.now()
             next_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
             stop.wait((next_minute - now).total_seconds())
