@@ -187,8 +187,7 @@ class SegmentAdmin(CdpManagedReadOnly):
         return obj.group
 
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
-        segmentation.refuse_if_locked(obj.group, "save the segment")
-        super().save_model(request, obj, form, change)
+        segmentation.save_segment(obj)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Segment]:
         # A subquery per row counts through the membership index: no N+1, and correct even

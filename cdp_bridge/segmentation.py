@@ -36,6 +36,17 @@ def refuse_if_locked(group: SegmentGroup, action: str) -> None:
         )
 
 
+def guard_unlocked(group_pk: int, action: str) -> SegmentGroup:
+    """Read a group under a row lock and refuse ``action`` if it is locked.
+
+    Call it inside ``transaction.atomic()``: the row lock holds until the change commits, so an
+    activation connecting meanwhile waits, and a stale copy in memory decides nothing.
+    """
+    group = SegmentGroup.objects.select_for_update().get(pk=group_pk)
+    refuse_if_locked(group, action)
+    return group
+
+
 def lock_segment_group(group: SegmentGroup) -> SegmentGroup:
     """Lock ``group`` when an activation first connects; later calls change nothing."""
     if group.locked_at is None:
@@ -67,8 +78,7 @@ def update_segment_group(group: SegmentGroup, **changes: str) -> SegmentGroup:
     if unknown:
         raise TypeError(f"Cannot change {', '.join(sorted(unknown))} of a segment group.")
     with transaction.atomic():
-        current = SegmentGroup.objects.select_for_update().get(pk=group.pk)
-        refuse_if_locked(current, "change the segment group")
+        current = guard_unlocked(group.pk, "change the segment group")
         for field, value in changes.items():
             setattr(current, field, value)
         current.full_clean()
@@ -79,8 +89,7 @@ def update_segment_group(group: SegmentGroup, **changes: str) -> SegmentGroup:
 def delete_segment_group(group: SegmentGroup) -> None:
     """Delete an unlocked group with its segments and memberships."""
     with transaction.atomic():
-        current = SegmentGroup.objects.select_for_update().get(pk=group.pk)
-        refuse_if_locked(current, "delete the segment group")
+        current = guard_unlocked(group.pk, "delete the segment group")
         Segment.objects.filter(group=current).delete()
         current.delete()
 
@@ -114,27 +123,37 @@ def load_segment(group: SegmentGroup | str, identifier: str) -> Segment:
 
 def create_segment(group: SegmentGroup, identifier: str, name: str = "", **fields: Any) -> Segment:
     """Add a segment to an unlocked group."""
-    refuse_if_locked(group, "add a segment")
-    segment = Segment(group=group, identifier=identifier, name=name, **fields)
-    segment.full_clean()
-    segment.save()
-    return segment
+    return save_segment(Segment(group=group, identifier=identifier, name=name, **fields))
 
 
 def update_segment(segment: Segment, **changes: Any) -> Segment:
-    """Change a segment of an unlocked group."""
-    refuse_if_locked(segment.group, "change the segment")
+    """Change a segment of an unlocked group (moving it into a locked group is refused too)."""
     for field, value in changes.items():
         setattr(segment, field, value)
-    segment.full_clean()
-    segment.save()
+    return save_segment(segment)
+
+
+def save_segment(segment: Segment) -> Segment:
+    """Save a new or changed segment: its group, and the group it was in, must be unlocked."""
+    with transaction.atomic():
+        if segment.pk is not None:
+            guard_unlocked(_stored_group_id(segment), "change the segment")
+        segment.group = guard_unlocked(segment.group_id, "save the segment")
+        segment.full_clean()
+        segment.save()
     return segment
 
 
 def delete_segment(segment: Segment) -> None:
     """Delete a segment of an unlocked group, with its memberships."""
-    refuse_if_locked(segment.group, "delete the segment")
-    segment.delete()
+    with transaction.atomic():
+        guard_unlocked(_stored_group_id(segment), "delete the segment")
+        segment.delete()
+
+
+def _stored_group_id(segment: Segment) -> int:
+    group_id: int = Segment.objects.values_list("group_id", flat=True).get(pk=segment.pk)
+    return group_id
 
 
 # -- membership --------------------------------------------------------------------------------
@@ -156,14 +175,16 @@ def is_user_in_segment(user: AnyUser, segment: Segment) -> bool:
 
 def assign_users_to_segment(segment: Segment, users: Iterable[AbstractBaseUser]) -> None:
     """Add users to a segment of an unlocked group; users already in it are left as they are."""
-    refuse_if_locked(segment.group, "assign users to the segment")
-    SegmentMembership.objects.bulk_create(
-        [SegmentMembership(segment=segment, user_id=user.pk) for user in users],
-        ignore_conflicts=True,
-    )
+    with transaction.atomic():
+        guard_unlocked(_stored_group_id(segment), "assign users to the segment")
+        SegmentMembership.objects.bulk_create(
+            [SegmentMembership(segment=segment, user_id=user.pk) for user in users],
+            ignore_conflicts=True,
+        )
 
 
 def unassign_user_from_segment(segment: Segment, user: AbstractBaseUser) -> None:
     """Remove a user from a segment of an unlocked group."""
-    refuse_if_locked(segment.group, "unassign users from the segment")
-    SegmentMembership.objects.filter(segment=segment, user_id=user.pk).delete()
+    with transaction.atomic():
+        guard_unlocked(_stored_group_id(segment), "unassign users from the segment")
+        SegmentMembership.objects.filter(segment=segment, user_id=user.pk).delete()

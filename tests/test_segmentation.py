@@ -128,3 +128,24 @@ def test_segment_identifiers_are_unique_within_a_group(group):
 def test_segment_groups_count_their_segments(group, locked_group):
     counts = {g.identifier: g.segment_count for g in segmentation.segment_groups()}
     assert counts == {"newsletter": 0, "cdp_audiences": 1}
+
+
+def test_a_segment_cannot_be_moved_into_a_locked_group(group, locked_group):
+    vip = segmentation.create_segment(group, "vip")
+    with pytest.raises(SegmentGroupLocked):
+        segmentation.update_segment(vip, group=locked_group)
+    assert Segment.objects.get(pk=vip.pk).group_id == group.pk
+
+
+def test_a_group_locked_after_its_segment_was_loaded_still_refuses(group, alice):
+    vip = segmentation.create_segment(group, "vip")
+    stale = Segment.objects.select_related("group").get(pk=vip.pk)  # its group: unlocked
+    segmentation.lock_segment_group(group)  # meanwhile, the CDP connects
+    with pytest.raises(SegmentGroupLocked):
+        segmentation.update_segment(stale, name="Renamed")
+    with pytest.raises(SegmentGroupLocked):
+        segmentation.assign_users_to_segment(stale, [alice])
+    with pytest.raises(SegmentGroupLocked):
+        segmentation.delete_segment(stale)
+    assert Segment.objects.get(pk=vip.pk).name == ""
+    assert not SegmentMembership.objects.exists()
