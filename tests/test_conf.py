@@ -463,3 +463,18 @@ def test_a_tracking_parameter_must_be_a_known_name_and_a_raptor_position(cdp_con
     wrong = problems["system.default.cdp.tracking.parameters.quantity"]
     assert wrong.check_id == "cdp_bridge.E002"
     assert "'q5' is not a Raptor tracking parameter" in wrong.message
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["stream_base_url", "membership.base_url", "tracking.server_url"],
+)
+@pytest.mark.parametrize("url", ["in.raptorsmartadvisor.com", "ftp://in.example", "https://"])
+def test_service_urls_must_be_http_urls(cdp_config, key, url):
+    block = url
+    for part in reversed(key.split(".")):
+        block = {part: block}
+    report = cdp_config({"system": {"default": {"cdp": block}}})
+    assert ("cdp_bridge.E002", f"system.default.cdp.{key}") in {
+        (p.check_id, p.path) for p in report.problems
+    }

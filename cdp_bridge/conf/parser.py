@@ -68,6 +68,8 @@ CRON_MACROS = {
     "@hourly": "0 * * * *",
 }
 
+HTTP_URL = re.compile(r"https?://[^\s/?#]+(/\S*)?")
+
 KeyPath = tuple[str | int, ...]
 
 
@@ -186,6 +188,14 @@ class ConfigParser:
             return self.invalid(path, "must not be empty.", "Give it a value or remove the key.")
         return resolved
 
+    def http_url(self, value: Any, path: KeyPath) -> str | _Invalid:
+        text = self.string(value, path)
+        if isinstance(text, str) and not HTTP_URL.fullmatch(text):
+            return self.invalid(
+                path, f"{text!r} is not an http(s) URL.", "Write it as https://host[:port]."
+            )
+        return text
+
     def optional_string(self, value: Any, path: KeyPath) -> str | _Invalid | None:
         return None if value is None else self.string(value, path)
 
@@ -252,7 +262,7 @@ class ConfigParser:
             path,
             {
                 "account_number": self.account_number,
-                "stream_base_url": self.string,
+                "stream_base_url": self.http_url,
                 "data_export": self.data_export,
                 "activations": self.activations,
                 "tracking": self.tracking,
@@ -398,7 +408,7 @@ class ConfigParser:
                 "consent_required": self.boolean,
                 "user_id": lambda v, p: self.choice(v, p, USER_ID_MODES),
                 "script_url": self.string,
-                "server_url": self.string,
+                "server_url": self.http_url,
                 "cookie_name": self.string,
                 "parameters": self.tracking_parameters,
             },
@@ -424,7 +434,7 @@ class ConfigParser:
             value,
             path,
             {
-                "base_url": self.string,
+                "base_url": self.http_url,
                 "timeout": self.number,
                 "activation_id": self.string,
                 "api_key": self.string,

@@ -62,7 +62,12 @@ def source_queryset(source: SourceSettings, scope: ScopeSettings) -> QuerySet[An
             raise ExportError(
                 f"{where}.queryset: {source.queryset!r} cannot be imported ({error})."
             ) from error
-        queryset = build(scope)
+        try:
+            queryset = build(scope)
+        except Exception as error:  # the site's own code: say where, not a traceback
+            raise ExportError(
+                f"{where}.queryset: {source.queryset!r} raised {type(error).__name__}: {error}"
+            ) from error
         if not isinstance(queryset, QuerySet):
             raise ExportError(
                 f"{where}.queryset: {source.queryset!r} returned {type(queryset).__name__}, "

@@ -148,6 +148,9 @@ class StreamFileTransport:
         except requests.ConnectionError as error:
             self.log(batch, "connection error", started)
             return f"connection failed ({_root_cause(error)})", None
+        except requests.RequestException as error:  # e.g. the answer was cut off mid-way
+            self.log(batch, "failed", started)
+            return f"request failed ({type(error).__name__})", None
         self.log(batch, str(response.status_code), started)
         status = response.status_code
         if 200 <= status < 300:

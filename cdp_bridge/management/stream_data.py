@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -13,6 +14,8 @@ from cdp_bridge.export.plan import DRAFT_LIMIT
 from cdp_bridge.export.report import ProgressReport, summary
 from cdp_bridge.export.runner import run_export
 from cdp_bridge.export.sources import TYPE_OPTIONS
+
+logger = logging.getLogger("cdp_bridge.export")
 
 
 class StreamDataCommand(BaseCommand):
@@ -108,6 +111,14 @@ class StreamDataCommand(BaseCommand):
             raise CommandError(
                 f"The export stopped on a database error: {error}. If tables are missing, run "
                 "manage.py migrate; a full export continues with --resume."
+            ) from error
+        except Exception as error:  # a bug in a processor: one line here, the traceback logged
+            report.end_line()
+            logger.exception("The %s export stopped on an unexpected error", self.kind)
+            raise CommandError(
+                f"The export stopped on an unexpected {type(error).__name__}: {error}. The run "
+                "is marked failed and the traceback is logged (logger cdp_bridge.export); a "
+                "full export continues with --resume once it is fixed."
             ) from error
         report.end_line()
         if verbosity >= 1:

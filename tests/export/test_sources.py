@@ -1,9 +1,12 @@
 """Sources: the model or queryset callable, its filter, and reading in primary key order."""
 
+import io
 import re
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -11,6 +14,7 @@ from cdp_bridge import conf
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.runner import run_export
 from cdp_bridge.export.sources import chunks, source_queryset
+from cdp_bridge.models import ExportRun
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +26,10 @@ def customers(scope):
 
 def not_a_queryset(scope):
     return ["ada"]
+
+
+def broken_queryset(scope):
+    raise KeyError("tenant")
 
 
 def test_the_filter_narrows_the_source(export_config, receiver):
@@ -47,6 +55,16 @@ def test_a_queryset_callable_must_return_a_queryset(cdp_config):
     source = conf.cdp_settings().sources_of("user")["user"]
     with pytest.raises(ExportError, match="returned list, not a QuerySet"):
         source_queryset(source, conf.get_scope())
+
+
+def test_a_queryset_callable_that_raises_is_one_clear_line_and_a_failed_run(export_config):
+    export_config({"sources": {"user": {"user": {"queryset": f"{__name__}.broken_queryset"}}}})
+    with pytest.raises(CommandError) as raised:
+        call_command("stream_user_data", "--no-draft", stdout=io.StringIO())
+    assert str(raised.value) == (
+        f"sources.user.user.queryset: '{__name__}.broken_queryset' raised KeyError: 'tenant'"
+    )
+    assert ExportRun.objects.get().status == ExportRun.Status.FAILED
 
 
 def test_a_filter_on_a_missing_field_is_a_clear_error(export_config):

@@ -2,6 +2,8 @@
 
 import json
 import logging
+import socket
+import threading
 import time
 
 import pytest
@@ -196,3 +198,39 @@ def test_the_memory_transport_keeps_batches_in_the_outbox():
     [sent] = outbox
     assert sent.rows == [{"id": 1}, {"id": 2}]
     assert (sent.kind, sent.scope, sent.source, sent.draft) == ("user", "default", "user", True)
+
+
+def test_an_answer_cut_off_mid_way_is_retried(backoff):
+    """A connection that drops inside the response (ChunkedEncodingError) is transient."""
+    answers = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n0123456789",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    ]
+    received = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def serve():
+            for answer in answers:
+                connection, _ = server.accept()
+                with connection:
+                    request = b""
+                    while b"\r\n\r\n" not in request or not request.endswith(BATCH.body):
+                        request += connection.recv(65536)
+                    received.append(request)
+                    connection.sendall(answer)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        port = server.getsockname()[1]
+        transport = StreamFileTransport(
+            base_url=f"http://127.0.0.1:{port}/",
+            account_number=ACCOUNT,
+            stream_id=STREAM_ID,
+            draft=False,
+            connect_timeout=5.0,
+            read_timeout=5.0,
+        )
+        transport.send(BATCH)
+        thread.join(timeout=10)
+    assert len(received) == 2
+    assert len(backoff) == 1
