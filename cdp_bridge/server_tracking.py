@@ -82,7 +82,7 @@ def flush(timeout: float | None = None) -> bool:
 
 def _ruid(user: AnyUser | None, scope: ScopeSettings) -> str | None:
     # Raptor: "ruid - a base64 encoded userid".
-    user_id = tracked_user_id(user, scope.tracking.user_id)
+    user_id = tracked_user_id(user, scope)
     return base64.b64encode(user_id.encode()).decode() if user_id else None
 
 

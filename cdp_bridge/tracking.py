@@ -17,8 +17,8 @@ from django.utils.crypto import salted_hmac
 
 from cdp_bridge import conf
 from cdp_bridge.conf import ScopeSettings
-from cdp_bridge.conf.schema import UserIdMode
 from cdp_bridge.exceptions import TrackingEventError
+from cdp_bridge.identity import person_identifier
 
 if TYPE_CHECKING:
     from cdp_bridge.segmentation import AnyUser
@@ -82,21 +82,27 @@ def event_parameters(
     named: dict[str, Any] = {"event_type": event}
     named.update((name, value) for name, value in described if name in EVENT_VALUES[event])
     named.update((name, value) for name, value in values.items() if value is not None)
-    user_id = tracked_user_id(user, scope.tracking.user_id)
+    user_id = tracked_user_id(user, scope)
     if user_id:
         named["user_id"] = user_id
     texts = {scope.tracking.parameter(name): parameter_text(value) for name, value in named.items()}
     return dict(sorted(((key, text) for key, text in texts.items() if text), key=_parameter_number))
 
 
-def tracked_user_id(user: AnyUser | None, mode: UserIdMode) -> str | None:
-    """How a logged-in user is known to the CDP: the primary key, a keyed hash of it, or not."""
+def tracked_user_id(user: AnyUser | None, scope: ScopeSettings) -> str | None:
+    """How a logged-in user is known to the CDP: the user export's id, a keyed hash of it, or not.
+
+    The id is the scope's person identifier (``person_identifier_field``, the primary key by
+    default), so the CDP joins tracked events to the profile the user export sent.
+    """
+    mode = scope.tracking.user_id
     if mode == "none" or user is None or not user.is_authenticated:
         return None
+    user_id = person_identifier(user, scope)
     if mode == "hashed":
         # Keyed with SECRET_KEY: stable while the key is, and not reversible by trying every id.
-        return salted_hmac(HASHED_USER_ID_SALT, str(user.pk), algorithm="sha256").hexdigest()
-    return str(user.pk)
+        return salted_hmac(HASHED_USER_ID_SALT, user_id, algorithm="sha256").hexdigest()
+    return user_id
 
 
 def describe_item(event_type: str, item: object) -> dict[str, Any]:

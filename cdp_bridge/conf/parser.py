@@ -620,6 +620,7 @@ class ConfigParser:
             name: self.scope(name, declarations.get(name, ((), ())), blocks) for name in scope_names
         }
         self.check_client_ids(scopes)
+        self.check_person_identifiers(scopes)
 
         data_export = self.fields(
             top.get("data_export"),
@@ -698,6 +699,28 @@ class ConfigParser:
             **stream.get("stream_file", {}),
             **{key: stream[key] for key in ("batch_size", "max_batch_bytes") if key in stream},
         )
+
+    def check_person_identifiers(self, scopes: Mapping[str, ScopeSettings]) -> None:
+        """A scope's activations match members on one field: the user export's id column."""
+        for scope in scopes.values():
+            fields = [activation.person_identifier_field for activation in scope.activations]
+            for index, field in enumerate(fields[1:], start=1):
+                if field != fields[0]:
+                    self.report(
+                        "cdp_bridge.E021",
+                        (
+                            "system",
+                            scope.name,
+                            "cdp",
+                            "activations",
+                            index,
+                            "person_identifier_field",
+                        ),
+                        f"matches members on {field or 'the primary key'}, but activation 0 "
+                        f"on {fields[0] or 'the primary key'}.",
+                        "The user export's id column and the tracked user id hold one field: "
+                        "give the activations of a scope the same person_identifier_field.",
+                    )
 
     def check_client_ids(self, scopes: Mapping[str, ScopeSettings]) -> None:
         """A client id names one activation: the webhook finds the activation by it."""

@@ -32,6 +32,7 @@ from cdp_bridge.export.transports import (
     StreamFileTransport,
     Transport,
 )
+from cdp_bridge.identity import person_identifier_field
 from cdp_bridge.models import ExportRun
 from cdp_bridge.redaction import mask_secret
 
@@ -187,7 +188,7 @@ def _row_builder(
         return UserRows(
             model,  # type: ignore[arg-type]
             registered_processors("user_item"),
-            _person_identifier_field(scope),
+            person_identifier_field(scope),
         )
     return ModelRows(
         kind,
@@ -196,19 +197,6 @@ def _row_builder(
         registered_processors("field"),
         registered_processors("field_value"),
     )
-
-
-def _person_identifier_field(scope: ScopeSettings) -> str | None:
-    """The user field in the ``id`` column: the one the scope's activations match members on."""
-    fields = {activation.person_identifier_field for activation in scope.activations}
-    if len(fields) > 1:
-        named = ", ".join(sorted(field or "the primary key" for field in fields))
-        raise ExportError(
-            f"The activations of scope {scope.name!r} match members on different fields "
-            f"({named}), but the user export's id column holds one. Give them the same "
-            "person_identifier_field."
-        )
-    return fields.pop() if fields else None
 
 
 def _run_to_resume(options: ExportOptions, recorded: Any) -> ExportRun:

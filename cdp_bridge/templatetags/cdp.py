@@ -155,7 +155,7 @@ def cdp_tracking_script(context: Context, consented: bool = False) -> SafeString
     if not tracking.enabled or scope.account_number is None:
         return SafeString("")
     user = getattr(request, "user", None) or context.get("user")
-    ruid = tracked_user_id(user, tracking.user_id)
+    ruid = tracked_user_id(user, scope)
     nonce = _csp_nonce(context, request)
     return mark_safe(  # noqa: S308 - the template escapes every value it is given
         render_to_string(

@@ -88,7 +88,7 @@ def test_the_id_column_is_the_activations_person_identifier(export_config, recei
     assert receiver.rows[0]["id"] == "ada@example.com"
 
 
-def test_activations_matching_on_different_fields_cannot_share_an_id_column(export_config):
+def test_activations_matching_on_different_fields_cannot_share_an_id_column(cdp_config):
     activations = [
         {"client_id": "a", "client_secret": GOOD_SECRET, "segment_group_identifier": "cdp"},
         {
@@ -98,8 +98,9 @@ def test_activations_matching_on_different_fields_cannot_share_an_id_column(expo
             "person_identifier_field": "email",
         },
     ]
-    export_config(cdp={"activations": activations})
-    with pytest.raises(ExportError, match=r"different fields \(email, the primary key\)"):
+    report = cdp_config({"system": {"default": {"cdp": {"activations": activations}}}})
+    assert [p.check_id for p in report.problems] == ["cdp_bridge.E021"]
+    with pytest.raises(ExportError, match=r"activations\[1\]\.person_identifier_field: matches"):
         run_export("user")
 
 
