@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,7 @@ from cdp_bridge.personalisation import segment_identifier, segments_of
 from cdp_bridge.tracking import EVENT_TYPES, check_event, event_parameters, tracked_user_id
 
 register = template.Library()
+logger = logging.getLogger("cdp_bridge.tracking")
 
 TARGETING_TAGS = ("variation", "fallback", "endcdp_targeting")
 # JSON is a JavaScript literal; these keep it from closing the <script> element it sits in.
@@ -190,13 +192,20 @@ class TrackEventNode(template.Node):
         scope = _scope(request)
         if not scope.tracking.enabled or scope.account_number is None:
             return SafeString("")
-        parameters = event_parameters(
-            scope,
-            self.event_type.resolve(context),
-            self.item.resolve(context) if self.item else None,
-            user=getattr(request, "user", None) or context.get("user"),
-            **{name: value.resolve(context) for name, value in self.values.items()},
-        )
+        event_type = self.event_type.resolve(context)
+        try:
+            parameters = event_parameters(
+                scope,
+                event_type,
+                self.item.resolve(context) if self.item else None,
+                user=getattr(request, "user", None) or context.get("user"),
+                **{name: value.resolve(context) for name, value in self.values.items()},
+            )
+        except TrackingEventError as error:
+            # A type from a variable is only known now: the page renders, the event is left out
+            # (a literal type is checked when the template is compiled).
+            logger.warning("{%% cdp_track_event %%} left out an event: %s", error)
+            return SafeString("")
         return mark_safe(  # noqa: S308 - the parameters are escaped by script_json
             render_to_string(
                 "cdp_bridge/track_event.html",
