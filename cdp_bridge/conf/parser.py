@@ -22,6 +22,7 @@ from cdp_bridge.conf.placeholders import PlaceholderError, resolve
 from cdp_bridge.conf.schema import (
     DEFAULT_TRACKING_PARAMETERS,
     EXPORT_KINDS,
+    PROCESSOR_KINDS,
     TRANSPORTS,
     USER_ID_MODES,
     WEBHOOK_QUEUES,
@@ -48,7 +49,6 @@ TOP_LEVEL_KEYS = (
     "processors",
 )
 DATA_EXPORT_KEYS = tuple(f"{kind}_data" for kind in EXPORT_KINDS)
-PROCESSOR_KINDS = ("user_item", "field", "field_value")
 
 RESERVED_SYSTEM_NAMES = ("default", "global")
 MIN_CLIENT_SECRET_LENGTH = 16

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from cdp_bridge.exceptions import UnknownScope
 
 EXPORT_KINDS = ("user", "content", "product")
+PROCESSOR_KINDS = ("user_item", "field", "field_value")
 TRANSPORTS = ("stream_file", "file", "memory")
 USER_ID_MODES = ("pk", "hashed", "none")
 WEBHOOK_QUEUES = ("command", "celery")

@@ -17,9 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Field
 
 from cdp_bridge.conf import Activation
-from cdp_bridge.field_types import INTEGER_FIELD_TYPES
-
-MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
+from cdp_bridge.field_types import INTEGER_FIELD_TYPES, MAX_BIGINT, MIN_BIGINT
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from rest_framework.exceptions import ErrorDetail
 
 from cdp_bridge.conf.schema import frozen_mapping
 from cdp_bridge.exceptions import WebhookRejected
+from cdp_bridge.field_types import MAX_BIGINT
 from cdp_bridge.webhook.body import pointer_token
 from cdp_bridge.webhook.payload import METADATA_FIELDS, Audience, Delivery, SnapshotRef
 
-MAX_BIGINT = 2**63 - 1
 MAX_IDENTIFIER_LENGTH = 255
 # Past this many bad members in one list, the rest are summed up in one line.
 MAX_MEMBER_ERRORS = 20
