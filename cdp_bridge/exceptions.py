@@ -38,6 +38,10 @@ class WebhookRejected(CdpBridgeError, SuspiciousOperation):
         self.message = message
         self.details = details or []
 
+    def as_result(self) -> dict[str, object]:
+        """What a stored delivery keeps of the refusal (its ``result``)."""
+        return {"status": self.status, "code": self.code, "details": self.details}
+
 
 class ExportError(CdpBridgeError):
     """An export could not run or stopped; the message says what to do. ``run`` is its record."""

@@ -19,6 +19,7 @@ import logging
 import requests
 from django.core.cache import cache
 
+from cdp_bridge import USER_AGENT
 from cdp_bridge.conf import ScopeSettings
 from cdp_bridge.conf.schema import MembershipSettings
 
@@ -68,6 +69,7 @@ def fetch_memberships(settings: MembershipSettings, cookie_id: str) -> frozenset
     url = f"{settings.base_url.rstrip('/')}/api/v3/memberships/{IDENTIFIER_TYPE}"
     headers = {
         "Accept": "application/json",
+        "User-Agent": USER_AGENT,
         "X-ACTIVATION-ID": settings.activation_id or "",
         "X-API-KEY": settings.api_key or "",
     }

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from django.db import transaction
 
-from cdp_bridge import conf
+from cdp_bridge import USER_AGENT, conf
 from cdp_bridge.conf import ScopeSettings
 from cdp_bridge.tracking import event_parameters, tracked_user_id
 
@@ -123,7 +123,9 @@ class BackgroundSender:
 
     def _send(self, url: str, parameters: dict[str, str], event_type: str) -> None:
         try:
-            response = requests.get(url, params=parameters, timeout=TIMEOUT)
+            response = requests.get(
+                url, params=parameters, headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT
+            )
         except requests.RequestException as error:
             # Neither the query (user ids) nor the exception's text (which repeats it) is logged.
             logger.warning(

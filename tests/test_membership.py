@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from werkzeug import Response
 
-from cdp_bridge import conf
+from cdp_bridge import USER_AGENT, conf
 from cdp_bridge.membership import anonymous_segments
 
 COOKIE_ID = "8d8ac610-566d-4ef0-9c22-186b2a5ed793"
@@ -43,7 +43,7 @@ def expect_memberships(httpserver):
         "/cdp-api/api/v3/memberships/coid",
         method="GET",
         query_string={"identifierValue": COOKIE_ID},
-        headers={"X-ACTIVATION-ID": "activation-1", "X-API-KEY": API_KEY},
+        headers={"X-ACTIVATION-ID": "activation-1", "X-API-KEY": API_KEY, "User-Agent": USER_AGENT},
     )
 
 

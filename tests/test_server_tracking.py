@@ -10,7 +10,7 @@ from django.db import transaction
 from django.test import RequestFactory
 from werkzeug import Response
 
-from cdp_bridge import server_tracking
+from cdp_bridge import USER_AGENT, server_tracking
 from cdp_bridge.server_tracking import BackgroundSender, track
 
 ACCOUNT = 12345
@@ -67,6 +67,7 @@ def test_an_event_is_one_get_request_with_the_visitors_ids(
         "sid": "s-1",
         "ruid": base64.b64encode(str(user.pk).encode()).decode(),  # Raptor: base64
     }
+    assert request.headers["User-Agent"] == USER_AGENT
 
 
 @pytest.mark.django_db

@@ -80,6 +80,12 @@ class _Invalid:
 INVALID = _Invalid()
 
 
+STREAM_ID_HINT = (
+    "Copy the stream id from the CDP's Data Manager (Stream file): four groups of eight "
+    "hexadecimal digits, or a UUID."
+)
+
+
 def is_valid_stream_id(value: str) -> bool:
     """Whether ``value`` is a stream id: Raptor's ``8-8-8-8`` hex form, or a UUID."""
     return STREAM_ID.fullmatch(value) is not None
@@ -317,8 +323,7 @@ class ConfigParser:
             "cdp_bridge.E004",
             path,
             "the stream id is malformed.",
-            "Copy the stream id from the CDP's Data Manager (Stream file): "
-            "four groups of eight hexadecimal digits, or a UUID.",
+            STREAM_ID_HINT,
         )
 
     def activations(self, value: Any, path: KeyPath) -> tuple[Activation, ...] | _Invalid:

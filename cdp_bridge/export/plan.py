@@ -16,7 +16,7 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from cdp_bridge.conf import ScopeSettings, SourceSettings, StreamSettings, get_scope
-from cdp_bridge.conf.parser import is_valid_stream_id
+from cdp_bridge.conf.parser import STREAM_ID_HINT, is_valid_stream_id
 from cdp_bridge.exceptions import CdpBridgeError, ExportError
 from cdp_bridge.export.processors import registered_processors
 from cdp_bridge.export.rows import ModelRows, RowBuilder, UserRows
@@ -154,9 +154,8 @@ def plan_export(options: ExportOptions, run: ExportRun) -> ExportPlan:
 def _stream_id(options: ExportOptions, scope: ScopeSettings, stream: StreamSettings) -> str:
     if options.stream_id is not None and not is_valid_stream_id(options.stream_id):
         raise ExportError(
-            f"--stream-id {mask_secret(options.stream_id) or '(empty)'} is malformed: copy the "
-            "stream id from the CDP's Data Manager (Stream file), four groups of eight "
-            "hexadecimal digits, or a UUID."
+            f"--stream-id {mask_secret(options.stream_id) or '(empty)'} is malformed. "
+            + STREAM_ID_HINT
         )
     stream_id = options.stream_id or stream.stream_id or ""
     if stream.transport != "stream_file":

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import requests
 from requests.adapters import HTTPAdapter
 
-from cdp_bridge import __version__
+from cdp_bridge import USER_AGENT
 from cdp_bridge.exceptions import BatchRejected, CdpUnavailable, ExportError
 from cdp_bridge.export.batches import Batch
 from cdp_bridge.redaction import mask_secret
@@ -95,7 +95,7 @@ class StreamFileTransport:
             {
                 "x-streamid": stream_id,
                 "Content-Type": "application/json",
-                "User-Agent": f"cdp-bridge/{__version__}",
+                "User-Agent": USER_AGENT,
             }
         )
         if draft:

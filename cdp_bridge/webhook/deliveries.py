@@ -53,6 +53,11 @@ def idempotency_key(delivery_id: str, body_hash: str) -> str:
     return delivery_id or f"sha256:{body_hash}"
 
 
+def is_queued(member_count: int) -> bool:
+    """Whether a delivery is queued (202) rather than applied at once: ``bulk_async_threshold``."""
+    return member_count >= conf.cdp_settings().bulk_async_threshold
+
+
 def receive(client: ActivationClient, delivery: Delivery, body: str, delivery_id: str) -> Answer:
     """Apply a validated delivery now, or store it for the queue when it is large (SPEC §3.3).
 
@@ -71,7 +76,7 @@ def receive(client: ActivationClient, delivery: Delivery, body: str, delivery_id
         member_count=delivery.member_count,
         body=body,
     )
-    queued = delivery.member_count >= conf.cdp_settings().bulk_async_threshold
+    queued = is_queued(delivery.member_count)
     try:
         group = segment_group_for(client, delivery)
         with _claiming(record):
@@ -132,7 +137,7 @@ def record_rejection(
             status=Status.REJECTED,
             body=text,
             error=error.message,
-            result={"status": error.status, "code": error.code, "details": error.details},
+            result=error.as_result(),
             processed_at=timezone.now(),
         )
     except DatabaseError:
@@ -231,7 +236,7 @@ def reapply(record: WebhookDelivery) -> WebhookDelivery:
     record.status = Status.QUEUED
     record.error = ""
     record.idempotency_key = idempotency_key(record.delivery_id, record.body_hash)
-    queued = record.member_count >= conf.cdp_settings().bulk_async_threshold
+    queued = is_queued(record.member_count)
     try:
         with _claiming(record):
             if queued:
@@ -334,7 +339,7 @@ def _record_failure(record: WebhookDelivery, error: Exception) -> None:
     }
     if isinstance(error, WebhookRejected):
         fields["status"] = Status.REJECTED
-        fields["result"] = {"status": error.status, "code": error.code, "details": error.details}
+        fields["result"] = error.as_result()
     else:
         logger.error("Webhook delivery %s failed", record.idempotency_key, exc_info=error)
     try:

@@ -29,7 +29,7 @@ def send_activation(
     secret = activation.client_secrets[0]
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": f"cdp-bridge/{cdp_bridge.__version__}",
+        "User-Agent": cdp_bridge.USER_AGENT,
     }
     auth: tuple[str, str] | None = (activation.client_id, secret)
     if use_token:

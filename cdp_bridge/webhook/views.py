@@ -63,7 +63,7 @@ class IsActivationClient(BasePermission):
 
 
 class JsonErrorView(APIView):
-    """Maps every exception to a JSON error answer; subclasses choose the body's form."""
+    """Maps every exception to a JSON error answer (the token endpoint has its own form)."""
 
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJson
@@ -81,7 +81,11 @@ class JsonErrorView(APIView):
         super().initial(request, *args, **kwargs)
 
     def error_body(self, code: str, message: str, details: list[dict[str, str]]) -> Any:
-        raise NotImplementedError
+        """SPEC §3.3: ``{"error": {"code", "message", "details"}}``."""
+        error: dict[str, Any] = {"code": code, "message": message}
+        if details:
+            error["details"] = details
+        return {"error": error}
 
     def handle_exception(self, exc: Exception) -> Response:
         headers: dict[str, str] = {}
@@ -161,12 +165,6 @@ class WebhookView(JsonErrorView):
         except SignatureError as error:
             log_failure(http, str(error), client.client_id)
             raise exceptions.AuthenticationFailed(str(error)) from None
-
-    def error_body(self, code: str, message: str, details: list[dict[str, str]]) -> Any:
-        error: dict[str, Any] = {"code": code, "message": message}
-        if details:
-            error["details"] = details
-        return {"error": error}
 
 
 class TokenView(JsonErrorView):
@@ -253,9 +251,6 @@ class SchemaView(JsonErrorView):
 
     def get(self, request: Request) -> Response:
         return Response(openapi_schema())
-
-    def error_body(self, code: str, message: str, details: list[dict[str, str]]) -> Any:
-        return {"error": {"code": code, "message": message}}
 
 
 def _detail(exc: exceptions.APIException) -> str:
