@@ -9,6 +9,7 @@ import pytest
 from django.db import models
 from django.test.utils import isolate_apps
 
+from cdp_bridge.checks import check_settings
 from cdp_bridge.export import json_hash
 from cdp_bridge.export.batches import encode_rows
 from cdp_bridge.testing import export_row
@@ -210,3 +211,15 @@ def test_json_hash_exports_fields_of_its_types_as_compact_json_text():
     assert row["field_attachment_value"] == '"a/guide.pdf"'
     assert row["field_tags_type"] == "ManyToManyField"  # the type stays the field's own
     assert row["field_title_value"] == "Showcase"  # other types keep the built-ins
+
+
+JSON_NOTHING = json_hash("JSONField", "Nothing")
+
+
+def test_a_json_hash_naming_an_unknown_type_is_a_check_error(cdp_config):
+    cdp_config({"processors": {"field_value": [f"{__name__}.JSON_NOTHING"]}})
+    [message] = check_settings()
+    assert (message.id, message.obj) == ("cdp_bridge.E050", "processors.field_value[0]")
+    assert message.msg == (
+        "json_hash(types=['JSONField', 'Nothing']): Django has no field type 'Nothing'."
+    )

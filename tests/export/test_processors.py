@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 
+from cdp_bridge.checks import check_settings
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export import (
     BaseUserItemProcessor,
@@ -227,6 +228,55 @@ def test_a_skip_rule_in_settings_drops_fields_by_name_and_type(export_config, re
         "field_updated_at_type",
         "field_updated_at_value",
     ]
+    assert check_settings() == []
+
+
+def test_a_skip_rule_naming_a_type_django_does_not_have_is_a_check_error(export_config):
+    export_config({"processors": {"field": [{"skip": {"types": ["JSONField", "JSONFeild"]}}]}})
+    [message] = check_settings()
+    assert (message.id, message.obj) == ("cdp_bridge.E050", "processors.field[0].skip.types[1]")
+    assert message.msg == "Django has no field type 'JSONFeild'."
+    assert message.hint.startswith("Did you mean 'JSONField'?")
+    with pytest.raises(CommandError) as error:
+        call_command("stream_content_data", verbosity=0)
+    assert str(error.value).startswith(
+        "processors.field[0].skip.types[1]: Django has no field type 'JSONFeild'."
+    )
+
+
+def test_a_field_class_path_that_cannot_be_imported_is_a_check_error(cdp_config):
+    cdp_config(
+        {"processors": {"field": [{"skip": {"types": ["myapp.fields.Money", f"{HERE}.Shout"]}}]}}
+    )
+    messages = check_settings()
+    assert [(m.id, m.obj) for m in messages] == [
+        ("cdp_bridge.E050", "processors.field[0].skip.types[0]"),
+        ("cdp_bridge.E050", "processors.field[0].skip.types[1]"),
+    ]
+    assert messages[0].msg.startswith("the field class 'myapp.fields.Money' cannot be imported")
+    assert messages[1].msg == f"'{HERE}.Shout' is not a model field class."
+
+
+def test_a_skip_rule_naming_a_field_no_model_has_is_a_check_error(cdp_config):
+    skipped = ["internal_note", "testapp.Articel.body", "testapp.Article.bodi"]
+    cdp_config({"processors": {"field": [{"skip": {"fields": skipped}}]}})
+    messages = check_settings()
+    assert [(m.id, m.obj) for m in messages] == [
+        ("cdp_bridge.E051", f"processors.field[0].skip.fields[{index}]") for index in range(3)
+    ]
+    assert messages[0].msg == "no model has a field 'internal_note', so nothing is skipped."
+    assert messages[1].msg == "the model 'testapp.Articel' does not exist."
+    assert messages[2].msg == "testapp.Article has no field 'bodi'."
+    assert messages[2].hint.startswith("Use one of: ")
+
+
+def test_a_decorated_rule_with_an_unknown_type_is_reported_by_the_check_too(cdp_config):
+    cdp_config({})
+    field_processor()(skip(types=["Nothing"]))
+    [message] = check_settings()
+    assert message.id == "cdp_bridge.E050"
+    assert message.obj == "field_processor(priority=0)(skip(types=['Nothing']))"
+    assert message.msg == "skip(types=['Nothing']): Django has no field type 'Nothing'."
 
 
 @pytest.mark.parametrize(
