@@ -46,6 +46,17 @@ def test_a_name_matches_its_internal_type_and_its_class_names():
     assert FieldTypes(["FileField"]).matches(models.ImageField())
 
 
+def test_a_field_declaring_the_internal_type_of_another_class_matches_that_type():
+    class Cents(models.Field):
+        """Stored in a column of DecimalField's type, without being a DecimalField."""
+
+        def get_internal_type(self):
+            return "DecimalField"
+
+    assert FieldTypes(["DecimalField"]).matches(Cents())
+    assert not FieldTypes(["IntegerField"]).matches(Cents())
+
+
 def test_an_unknown_name_is_a_problem_with_a_suggestion(db):
     [problem] = FieldTypes(["JSONField", "Textfield"]).problems()
     assert (problem.index, problem.message) == (1, "Django has no field type 'Textfield'.")
