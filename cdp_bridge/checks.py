@@ -22,7 +22,9 @@ from django.db.models import Model
 from django.utils.module_loading import import_string
 
 from cdp_bridge.conf import ConfigReport, SourceSettings, inspect_settings
-from cdp_bridge.exceptions import ConfigurationError
+from cdp_bridge.conf.schema import PROCESSOR_KINDS
+from cdp_bridge.exceptions import ConfigurationError, ExportError
+from cdp_bridge.export.processors import from_settings, registrations, rule_problems
 
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
@@ -45,6 +47,7 @@ def check_settings(
     if report.settings is not None:
         messages += check_sources(report)
         messages += check_processors(report)
+        messages += check_processor_rules(report)
         messages += check_person_identifier_fields(report)
         messages += check_stream_base_urls(report)
         messages += check_segment_groups_exist(report)
@@ -125,6 +128,8 @@ def check_processors(report: ConfigReport) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for kind, references in report.settings.processors.items():
         for index, reference in enumerate(references):
+            if reference.skip is not None:
+                continue
             try:
                 import_string(reference.path)
             except ImportError:
@@ -136,6 +141,30 @@ def check_processors(report: ConfigReport) -> list[CheckMessage]:
                         id="cdp_bridge.E015",
                     )
                 )
+    return messages
+
+
+def check_processor_rules(report: ConfigReport) -> list[CheckMessage]:
+    """Skip and JSON hash processors must name fields and field types that exist."""
+    assert report.settings is not None
+    messages: list[CheckMessage] = []
+    for kind in PROCESSOR_KINDS:
+        entries = registrations(kind, ())  # those registered with decorators
+        for index, reference in enumerate(report.settings.processors.get(kind, ())):
+            try:
+                entries.append(from_settings(reference, ("processors", kind, index), kind))
+            except ExportError:
+                continue  # a processor that cannot be imported: cdp_bridge.E015
+        messages += [
+            Error(
+                problem.message,
+                hint=problem.hint,
+                obj=report.key_path(*problem.where),
+                id=problem.check_id,
+            )
+            for entry in entries
+            for problem in rule_problems(entry)
+        ]
     return messages
 
 

@@ -32,6 +32,7 @@ from cdp_bridge.conf.schema import (
     ProcessorReference,
     ScheduleEntry,
     ScopeSettings,
+    SkipRule,
     SourceSettings,
     StreamSettings,
     TrackingSettings,
@@ -570,22 +571,44 @@ class ConfigParser:
                 item_path = (*path, kind, index)
                 if isinstance(item, str):
                     item = {"path": item}
-                read = self.fields(
-                    item,
-                    item_path,
-                    {
-                        "path": self.string,
-                        "priority": lambda v, p: self.integer(v, p, minimum=-(2**31)),
-                    },
-                )
-                if "path" in read:
-                    references.append(ProcessorReference(read["path"], read.get("priority", 0)))
-                elif isinstance(item, Mapping) and "path" not in item:
+                readers: dict[str, Callable[[Any, KeyPath], Any]] = {
+                    "path": self.string,
+                    "priority": lambda v, p: self.integer(v, p, minimum=-(2**31)),
+                }
+                if kind == "field":
+                    readers["skip"] = self.skip_rule
+                read = self.fields(item, item_path, readers)
+                if "path" in read and "skip" in read:
                     self.invalid(
-                        (*item_path, "path"), "is required.", "Give the processor's dotted path."
+                        item_path,
+                        "has both a path and a skip rule.",
+                        "Write each as an entry of its own.",
+                    )
+                elif "path" in read or "skip" in read:
+                    references.append(ProcessorReference(**read))
+                elif isinstance(item, Mapping) and not {"path", "skip"} & set(item):
+                    self.invalid(
+                        (*item_path, "path"),
+                        "is required.",
+                        "Give the processor's dotted path"
+                        + (", or a skip rule." if kind == "field" else "."),
                     )
             result[kind] = tuple(references)
         return result
+
+    def skip_rule(self, value: Any, path: KeyPath) -> SkipRule | _Invalid:
+        """``{fields: [...], types: [...]}``: the built-in skip field processor."""
+        reported = len(self.problems)
+        read = self.fields(value, path, {"fields": self.string_list, "types": self.string_list})
+        if read.get("fields") or read.get("types"):
+            return SkipRule(**read)
+        if len(self.problems) == reported:
+            self.invalid(
+                path,
+                "names no fields and no types.",
+                "Add fields: [name, app_label.Model.name] or types: [JSONField].",
+            )
+        return INVALID
 
     def webhook(self, value: Any, path: KeyPath) -> WebhookSettings:
         return WebhookSettings(

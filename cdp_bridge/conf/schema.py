@@ -170,11 +170,23 @@ class SourceSettings:
 
 
 @dataclass(frozen=True)
-class ProcessorReference:
-    """A processor registered by dotted path in settings, with its priority (higher runs first)."""
+class SkipRule:
+    """The built-in ``skip`` field processor written in settings: fields by name, and by type."""
 
-    path: str
+    fields: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProcessorReference:
+    """A processor registered in settings, with its priority (higher runs first).
+
+    Either ``path``, the dotted path of a processor, or (field processors only) ``skip``.
+    """
+
+    path: str = ""
     priority: int = 0
+    skip: SkipRule | None = None
 
 
 @dataclass(frozen=True)

@@ -4,21 +4,31 @@ The data flows sources → rows (with the processors) → batches → a transpor
 recorded as an ExportRun:
 
 * ``sources``: which records, read in primary key order a chunk at a time;
-* ``processors`` and ``field_values``: the extension points and the built-in renderers;
-* ``rows``: a record as one flat row of scalars;
+* ``processors`` and ``field_values``: the extension points and the built-in processors;
+* ``rows``: a record as one flat row of scalars, in Ibexa's layout;
 * ``batches``: rows as JSON bodies within the size limits;
 * ``transports``: the Streaming API, files, or an in-memory outbox;
 * ``plan`` and ``runner``: one run, from its options to its record;
 * ``report``: what a command shows while it runs.
 
-The decorators are importable from here: ``from cdp_bridge.export import user_item_processor``.
+What a site needs to extend the export is importable from here:
+``from cdp_bridge.export import BaseUserItemProcessor, user_item_processor``.
 """
 
+from cdp_bridge.export.field_values import json_hash
 from cdp_bridge.export.processors import (
+    BaseUserItemProcessor,
     field_processor,
     field_value_processor,
     skip,
     user_item_processor,
 )
 
-__all__ = ["field_processor", "field_value_processor", "skip", "user_item_processor"]
+__all__ = [
+    "BaseUserItemProcessor",
+    "field_processor",
+    "field_value_processor",
+    "json_hash",
+    "skip",
+    "user_item_processor",
+]

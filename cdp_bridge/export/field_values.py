@@ -2,7 +2,12 @@
 
 The CDP stores scalars only (Raptor: String, Boolean, Number, DateTime ISO 8601, Null), so every
 value is rendered as one: a renderer per internal type for plain values, and processors of their
-own for choices and relations. They run after every registered field value processor.
+own for choices and relations. They sit at priority -100, as Ibexa's system processors do.
+
+A processor's keys become columns by Ibexa's rule: ``value`` is ``field_<f>_value``, any other
+key ``k`` is ``field_<f>_value_<k>`` (a choice's ``label`` is ``field_<f>_value_label``).
+
+``json_hash()`` is Ibexa's ``JsonHashFieldValueProcessor``, for fields of the types it is given.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Field, Model
 from django.db.models.fields.files import FieldFile
 
-from cdp_bridge.export.processors import FieldValueProcessor, Scalar
-from cdp_bridge.field_types import INTEGER_FIELD_TYPES
+from cdp_bridge.export.processors import FieldValueProcessor, Scalar, TypeRule
+from cdp_bridge.field_types import INTEGER_FIELD_TYPES, FieldTypes
 
 Renderer = Callable[["Field[Any, Any]", Any], Scalar]
 
@@ -84,7 +90,7 @@ def render_value(field: Field[Any, Any], value: Any) -> Scalar:
 
 
 class ChoiceValue:
-    """A field with ``choices``: its value, and the label people see (``value_label``)."""
+    """A field with ``choices``: its value, and the label people see (``label``)."""
 
     def supports(self, field: Field[Any, Any], obj: Model) -> bool:
         return bool(field.choices) and not field.is_relation
@@ -92,11 +98,11 @@ class ChoiceValue:
     def process(self, field: Field[Any, Any], obj: Model) -> Mapping[str, Scalar]:
         value = field.value_from_object(obj)
         label = None if value is None else str(getattr(obj, f"get_{field.name}_display")())
-        return {"value": render_value(field, value), "value_label": label}
+        return {"value": render_value(field, value), "label": label}
 
 
 class RelatedObjectValue:
-    """A ForeignKey or OneToOneField: the related object's id and its ``str()``."""
+    """A ForeignKey or OneToOneField: the related object's ``id`` and its ``str()``, ``name``."""
 
     def supports(self, field: Field[Any, Any], obj: Model) -> bool:
         return bool(field.many_to_one or field.one_to_one)
@@ -104,16 +110,13 @@ class RelatedObjectValue:
     def process(self, field: Field[Any, Any], obj: Model) -> Mapping[str, Scalar]:
         related_id = getattr(obj, field.attname)
         if related_id is None:
-            return {"value_id": None, "value_name": None}
+            return {"id": None, "name": None}
         target: Field[Any, Any] = field.target_field  # type: ignore[attr-defined]
-        return {
-            "value_id": render_value(target, related_id),
-            "value_name": str(getattr(obj, field.name)),
-        }
+        return {"id": render_value(target, related_id), "name": str(getattr(obj, field.name))}
 
 
 class ManyRelatedValues:
-    """A ManyToManyField: ids and names joined with ``", "`` (the CDP has no lists)."""
+    """A ManyToManyField: ``ids`` and ``names`` joined with ``", "`` (the CDP has no lists)."""
 
     def supports(self, field: Field[Any, Any], obj: Model) -> bool:
         return bool(field.many_to_many)
@@ -121,8 +124,8 @@ class ManyRelatedValues:
     def process(self, field: Field[Any, Any], obj: Model) -> Mapping[str, Scalar]:
         related = list(getattr(obj, field.name).all())  # served by the export's prefetch
         return {
-            "value_ids": ", ".join(str(item.pk) for item in related),
-            "value_names": ", ".join(str(item) for item in related),
+            "ids": ", ".join(str(item.pk) for item in related),
+            "names": ", ".join(str(item) for item in related),
         }
 
 
@@ -147,3 +150,46 @@ BUILTIN_FIELD_VALUE_PROCESSORS: tuple[FieldValueProcessor, ...] = (
 def builtin_field_value_processor(field: Field[Any, Any], obj: Model) -> FieldValueProcessor:
     """The built-in processor for a field: the first of the built-ins that supports it."""
     return next(p for p in BUILTIN_FIELD_VALUE_PROCESSORS if p.supports(field, obj))
+
+
+class JsonHashValue(TypeRule):
+    """Ibexa's ``JsonHashFieldValueProcessor``: the whole value as compact JSON text.
+
+    Ibexa writes a field type's hash (``toHash()``); the Django counterpart is the field's
+    Python value, with related objects as their primary keys and files as their names. The
+    CDP cannot match on parts of JSON text, only compare it as a string.
+    """
+
+    def __init__(self, types: FieldTypes) -> None:
+        self.types = types
+
+    def supports(self, field: Field[Any, Any], obj: Model) -> bool:
+        return self.types.matches(field)
+
+    def process(self, field: Field[Any, Any], obj: Model) -> Mapping[str, Scalar]:
+        value = field.value_from_object(obj)
+        encoder = getattr(field, "encoder", None) or HashEncoder
+        return {"value": json.dumps(value, cls=encoder, separators=(",", ":"), ensure_ascii=False)}
+
+    def __repr__(self) -> str:
+        return f"json_hash(types={self.types!r})"
+
+
+class HashEncoder(DjangoJSONEncoder):
+    """Django's JSON encoder (dates, decimals, UUIDs), with model instances and files."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, Model):
+            return o.pk
+        if isinstance(o, FieldFile):
+            return o.name or None
+        return super().default(o)
+
+
+def json_hash(*types: str | type[Field[Any, Any]]) -> JsonHashValue:
+    """A field value processor that exports fields of these types as JSON text.
+
+    Types are named as for ``skip()``: ``json_hash("ArrayField", "HStoreField")``. Register it
+    like any field value processor: ``field_value_processor()(json_hash("ArrayField"))``.
+    """
+    return JsonHashValue(FieldTypes(types))

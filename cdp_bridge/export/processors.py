@@ -1,17 +1,21 @@
 """The export's three extension points (Ibexa's three service tags) and their registry.
 
-* **User item processors** change a user's row: ``process(row, user) -> row``.
-* **Field processors** decide whether and how a model field is exported:
-  ``supports(field, obj)`` and ``process(field, obj) -> columns`` (an empty mapping drops the
-  field). The built-in ``skip()`` drops fields everywhere; the built-in default exports the
-  field's type and the keys of its field value processor.
-* **Field value processors** render a field's value: ``supports(field, obj)`` and
-  ``process(field, obj) -> keys``.
+* **User item processors** (``ibexa.cdp.export.user.item_processor``) change a user's row:
+  ``process(row, user) -> row``. Every one runs, each on the row the one before returned;
+  ``BaseUserItemProcessor`` has the shape of Ibexa's ``AbstractUserItemProcessor``.
+* **Field processors** (``ibexa.cdp.export.content.field_processor``) decide whether and how a
+  model field is exported: ``supports(field, obj)`` and ``process(field, obj) -> keys`` (an
+  empty mapping drops the field). The first that supports a field decides. The built-in ``skip``
+  drops fields by name or type, as Ibexa's ``SkippingFieldProcessor`` does.
+* **Field value processors** (``ibexa.cdp.export.content.field_value_processor``) render a
+  field's value: ``supports(field, obj)`` and ``process(field, obj) -> keys``; the first that
+  supports a field renders it.
 
-Keys returned by field and field value processors are prefixed ``field_<name>_`` for them.
 A processor is registered by dotted path in ``CDP_BRIDGE["processors"]`` (read at the start of
-each run) or with a decorator when its module is imported; higher priorities run first, ties in
-registration order (settings first). The built-ins run after every registered processor.
+each run) or with a decorator when its module is imported. Higher priorities come first; ties
+keep registration order (settings first). The built-in field and field value processors sit at
+-100, as Ibexa's system processors do: a processor above -100 comes before them, and one at or
+below -100 never runs, since the built-ins support every field.
 
 Any processor may also define ``prepare_queryset(queryset) -> queryset`` to fetch what it needs
 with the rows (``select_related("profile")``) instead of with a query per row.
@@ -19,17 +23,23 @@ with the rows (``select_related("profile")``) instead of with a query per row.
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Callable, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from django.db.models import Field, Model
+from django.apps import apps
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Field, Model, QuerySet
 from django.utils.module_loading import import_string
 
-from cdp_bridge.conf.schema import PROCESSOR_KINDS
+from cdp_bridge.conf.parser import render_key_path
+from cdp_bridge.conf.schema import PROCESSOR_KINDS, ProcessorReference
 from cdp_bridge.exceptions import ExportError
+from cdp_bridge.field_types import FieldTypes
 
 Scalar = str | int | float | bool | Decimal | None
 Row = dict[str, Scalar]
@@ -39,6 +49,8 @@ REQUIRED_METHODS = {
     "field_value": ("supports", "process"),
 }
 SCALAR_TYPES = (str, int, float, bool, Decimal, type(None))
+# Ibexa's system field and field value processors are tagged with this priority.
+BUILTIN_PRIORITY = -100
 
 T = TypeVar("T")
 
@@ -50,7 +62,7 @@ class UserItemProcessor(Protocol):
 
 
 class FieldProcessor(Protocol):
-    """Decides whether, and as which columns, a field is exported."""
+    """Decides whether, and as which keys, a field is exported."""
 
     def supports(self, field: Field[Any, Any], obj: Model) -> bool: ...
 
@@ -58,7 +70,7 @@ class FieldProcessor(Protocol):
 
 
 class FieldValueProcessor(Protocol):
-    """Renders the value of a field as scalar keys (``value``, ``value_label`` ...)."""
+    """Renders the value of a field as keys: ``value``, and any others (``label`` ...)."""
 
     def supports(self, field: Field[Any, Any], obj: Model) -> bool: ...
 
@@ -67,8 +79,11 @@ class FieldValueProcessor(Protocol):
 
 @dataclass(frozen=True)
 class Registration:
+    """A processor with its priority; ``where`` names it in error messages and checks."""
+
     processor: Any
     priority: int
+    where: tuple[str | int, ...]
 
 
 _registered: dict[str, list[Registration]] = {kind: [] for kind in PROCESSOR_KINDS}
@@ -80,7 +95,9 @@ def _registrar(kind: str, priority: int) -> Callable[[T], T]:
         missing = _missing_methods(processor, kind)
         if missing:
             raise TypeError(f"{target!r} cannot be a {kind} processor: it has no {missing}().")
-        _registered[kind].append(Registration(processor, priority))
+        label = repr(processor) if isinstance(processor, TypeRule) else processor_name(target)
+        where = (f"{kind}_processor(priority={priority})({label})",)
+        _registered[kind].append(Registration(processor, priority, where))
         return target
 
     return register
@@ -102,16 +119,44 @@ def field_value_processor(*, priority: int = 0) -> Callable[[T], T]:
 
 
 def registered_processors(kind: str) -> list[Any]:
-    """The processors of one kind from settings and decorators, the highest priority first."""
+    """The processors of one kind that run, from settings and decorators, highest first.
+
+    Field and field value processors at -100 or below are left out: the built-ins, which come
+    after them and support every field, would always be asked first. A skip or JSON hash rule
+    naming a field or type that does not exist stops the run here, before a row is read.
+    """
     from cdp_bridge.conf import cdp_settings
 
+    written = cdp_settings().processors.get(kind, ())
+    ranked = sorted(registrations(kind, written), key=lambda entry: -entry.priority)  # stable
+    if kind != "user_item":
+        ranked = [entry for entry in ranked if entry.priority > BUILTIN_PRIORITY]
+    for entry in ranked:
+        for problem in rule_problems(entry):
+            where = render_key_path(problem.where, {})
+            raise ExportError(f"{where}: {problem.message} {problem.hint} Run manage.py check.")
+    return [entry.processor for entry in ranked]
+
+
+def registrations(kind: str, written: Sequence[ProcessorReference]) -> list[Registration]:
+    """The processors of one kind in registration order: those ``written`` in settings, then
+    those registered with decorators."""
     entries = [
-        (reference.priority, load_processor(reference.path, kind, f"processors.{kind}[{index}]"))
-        for index, reference in enumerate(cdp_settings().processors.get(kind, ()))
+        from_settings(reference, ("processors", kind, index), kind)
+        for index, reference in enumerate(written)
     ]
-    entries += [(entry.priority, entry.processor) for entry in _registered[kind]]
-    entries.sort(key=lambda entry: -entry[0])  # stable: ties keep registration order
-    return [processor for _, processor in entries]
+    return entries + _registered[kind]
+
+
+def from_settings(
+    reference: ProcessorReference, where: tuple[str | int, ...], kind: str
+) -> Registration:
+    """The processor a settings entry names: a skip rule, or a dotted path."""
+    if reference.skip is not None:
+        rule = SkipFields(*reference.skip.fields, types=reference.skip.types)
+        return Registration(rule, reference.priority, (*where, "skip"))
+    processor = load_processor(reference.path, kind, render_key_path(where, {}))
+    return Registration(processor, reference.priority, where)
 
 
 def load_processor(path: str, kind: str, where: str) -> Any:
@@ -123,7 +168,13 @@ def load_processor(path: str, kind: str, where: str) -> Any:
             f"{where}: the processor {path!r} cannot be imported ({error}). "
             "Fix the dotted path; manage.py check reports it as cdp_bridge.E015."
         ) from error
-    processor = target() if isinstance(target, type) else target
+    try:
+        processor = target() if isinstance(target, type) else target
+    except Exception as error:  # an abstract class, a constructor that needs arguments
+        raise ExportError(
+            f"{where}: {path!r} cannot be created without arguments "
+            f"({type(error).__name__}: {error}). Name an object, or a class that can."
+        ) from error
     missing = _missing_methods(processor, kind)
     if missing:
         raise ExportError(f"{where}: {path!r} is not a {kind} processor: it has no {missing}().")
@@ -160,29 +211,167 @@ def processor_name(processor: Any) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-class SkipFields:
-    """A field processor that drops fields from every source: see ``skip()``."""
+# -- rules: skip, and the JSON hash value processor ------------------------------------------
 
-    def __init__(self, *fields: str) -> None:
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """A field name or type a rule names that does not exist, and where it is written."""
+
+    where: tuple[str | int, ...]
+    check_id: str
+    message: str
+    hint: str
+
+
+def rule_problems(entry: Registration) -> list[RuleProblem]:
+    """What is wrong with the fields and types a skip or JSON hash processor names.
+
+    A skip rule written in settings is reported at the key of the name (``skip.types[1]``);
+    a rule built in Python, by its ``repr()`` at the entry that registers it.
+    """
+    processor = entry.processor
+    if not isinstance(processor, TypeRule):
+        return []
+    written = entry.where[-1] == "skip"
+    found = [
+        ("types", p.index, "cdp_bridge.E050", p.message, p.hint) for p in processor.types.problems()
+    ]
+    if isinstance(processor, SkipFields):
+        found += [("fields", *problem) for problem in processor.field_problems()]
+    return [
+        RuleProblem(
+            (*entry.where, key, index) if written else entry.where,
+            check_id,
+            message if written else f"{processor!r}: {message}",
+            hint,
+        )
+        for key, index, check_id, message, hint in found
+    ]
+
+
+class TypeRule:
+    """A processor that applies to fields of some types (``types``): skip, JSON hash."""
+
+    types: FieldTypes
+
+
+class SkipFields(TypeRule):
+    """A field processor that drops fields, by name and by type: see ``skip()``."""
+
+    def __init__(self, *fields: str, types: Iterable[str | type[Field[Any, Any]]] = ()) -> None:
+        self.fields = fields
         self.names = frozenset(name for name in fields if "." not in name)
         self.qualified = frozenset(
             f"{label.lower()}.{name}"
             for label, name in (entry.rsplit(".", 1) for entry in fields if "." in entry)
         )
+        self.types = FieldTypes(types)
 
     def supports(self, field: Field[Any, Any], obj: Model) -> bool:
-        return field.name in self.names or (
-            f"{field.model._meta.label_lower}.{field.name}" in self.qualified
+        return (
+            field.name in self.names
+            or f"{field.model._meta.label_lower}.{field.name}" in self.qualified
+            or self.types.matches(field)
         )
 
     def process(self, field: Field[Any, Any], obj: Model) -> Mapping[str, Scalar]:
         return {}
 
+    def field_problems(self) -> list[tuple[int, str, str, str]]:
+        """The names that no installed model has, as ``(index, check id, message, hint)``."""
+        everywhere = {
+            field.name for model in apps.get_models() for field in model._meta.get_fields()
+        }
+        problems: list[tuple[int, str, str, str]] = []
+        for index, written in enumerate(self.fields):
+            label, _, name = written.rpartition(".")
+            if not label:
+                if name not in everywhere:
+                    close = difflib.get_close_matches(name, sorted(everywhere), n=1)
+                    problems.append(
+                        (
+                            index,
+                            "cdp_bridge.E051",
+                            f"no model has a field {name!r}, so nothing is skipped.",
+                            f"Did you mean {close[0]!r}?" if close else "Check the spelling.",
+                        )
+                    )
+                continue
+            try:
+                model = apps.get_model(label)
+            except (LookupError, ValueError):
+                problems.append(
+                    (
+                        index,
+                        "cdp_bridge.E051",
+                        f"the model {label!r} does not exist.",
+                        "Write app_label.ModelName.field, e.g. shop.Product.cost_price.",
+                    )
+                )
+                continue
+            own = [field.name for field in model._meta.get_fields()]
+            if name not in own:
+                problems.append(
+                    (
+                        index,
+                        "cdp_bridge.E051",
+                        f"{model._meta.label} has no field {name!r}.",
+                        f"Use one of: {', '.join(own)}.",
+                    )
+                )
+        return problems
 
-def skip(*fields: str) -> SkipFields:
+    def __repr__(self) -> str:
+        written = [repr(name) for name in self.fields]
+        if self.types:
+            written.append(f"types={self.types!r}")
+        return f"skip({', '.join(written)})"
+
+
+def skip(*fields: str, types: Iterable[str | type[Field[Any, Any]]] = ()) -> SkipFields:
     """The built-in ``skip`` field processor: never export these fields.
 
     A plain name (``"internal_notes"``) drops the field of that name in every model;
-    ``"shop.Product.cost_price"`` drops one model's field.
+    ``"shop.Product.cost_price"`` drops one model's field. ``types`` drops every field of a type,
+    as Ibexa's ``SkippingFieldProcessor($fieldTypeIdentifier)`` does: an internal type
+    (``"JSONField"``), a field class name (``"EmailField"``), a field class or its dotted path.
     """
-    return SkipFields(*fields)
+    return SkipFields(*fields, types=types)
+
+
+# -- a base class for user item processors ported from Ibexa ---------------------------------
+
+
+class BaseUserItemProcessor(ABC):
+    """A user item processor in the shape of Ibexa's ``AbstractUserItemProcessor``.
+
+    Implement ``do_process(row, user)`` (Ibexa's ``doProcess($processedItemData,
+    $userContent)``) and return the row with your additions. Ibexa hands the processor the
+    user's *content item*, whose user account field ``getUserField()`` finds (null when the item
+    is not a user); Django hands it the user account itself, and the extra facts Ibexa keeps in
+    the content item's fields are the user's own fields or a one-to-one profile's. Name that
+    relation in ``profile_field``: ``get_profile(user)`` returns it, None when the user has none,
+    and the profiles are read with the rows.
+    """
+
+    profile_field: ClassVar[str | None] = None
+
+    def prepare_queryset(self, users: QuerySet[Any]) -> QuerySet[Any]:
+        return users.select_related(self.profile_field) if self.profile_field else users
+
+    def process(self, row: Row, user: Any) -> Row:
+        return self.do_process(row, user)
+
+    @abstractmethod
+    def do_process(self, row: Row, user: Any) -> Row:
+        """The row of ``user`` with this processor's keys added or changed."""
+
+    def get_profile(self, user: Any) -> Any:
+        """The user's ``profile_field`` object, or None when the user has none."""
+        if not self.profile_field:
+            raise TypeError(f"{type(self).__qualname__}.profile_field is not set.")
+        try:
+            return getattr(user, self.profile_field)
+        except ObjectDoesNotExist:
+            return None

@@ -18,7 +18,15 @@ from django.db.models import Field, Model, QuerySet
 from cdp_bridge.conf import SourceSettings
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.field_values import builtin_field_value_processor, render_value
-from cdp_bridge.export.processors import Row, Scalar, processor_name, require_scalars
+from cdp_bridge.export.processors import (
+    FieldProcessor,
+    FieldValueProcessor,
+    Row,
+    Scalar,
+    UserItemProcessor,
+    processor_name,
+    require_scalars,
+)
 from cdp_bridge.field_types import INTEGER_FIELD_TYPES
 
 
@@ -67,7 +75,10 @@ class UserRows:
     """
 
     def __init__(
-        self, model: type[AbstractBaseUser], processors: Sequence[Any], person_field: str | None
+        self,
+        model: type[AbstractBaseUser],
+        processors: Sequence[UserItemProcessor],
+        person_field: str | None,
     ) -> None:
         self.model = model
         self.processors = processors
@@ -148,15 +159,21 @@ def _has_field(model: type[Model], name: str) -> bool:
 
 
 class ModelRows:
-    """Content and product rows: their fixed columns, then ``field_<f>_type`` and value keys."""
+    """Content and product rows: their fixed columns, then each exported field's columns.
+
+    Ibexa's layout: a field ``f`` the built-in field processor exports has ``field_<f>_type``,
+    ``field_<f>_language_code`` (the row's language) and its value keys (``field_<f>_value``,
+    ``field_<f>_value_<k>``). ``field_processors`` and ``value_processors`` are the registered
+    ones, highest priority first; the built-ins (priority -100) come after them.
+    """
 
     def __init__(
         self,
         kind: str,
         source: SourceSettings,
         model: type[Model],
-        field_processors: Sequence[Any],
-        value_processors: Sequence[Any],
+        field_processors: Sequence[FieldProcessor],
+        value_processors: Sequence[FieldValueProcessor],
     ) -> None:
         self.kind = kind
         self.source = source
@@ -165,7 +182,8 @@ class ModelRows:
         self.value_processors = value_processors
         self.fields = exported_fields(model, source)
         self.named = named_fields(model, source)
-        self.builtins: dict[str, Any] = {}
+        self.builtins: dict[str, FieldValueProcessor] = {}
+        self.columns_of = {field.name: _field_columns(field.name) for field in self.fields}
 
     def queryset(self, base: QuerySet[Any]) -> QuerySet[Any]:
         related = [f.name for f in self.fields if f.many_to_one or f.one_to_one]
@@ -190,10 +208,19 @@ class ModelRows:
                 f"language ({type(error).__name__}: {error}). Check the source's name_field, "
                 "code_field and language_field, or the model's __str__()."
             ) from error
+        language = row["language_code"]
         for field in self.fields:
-            prefix = f"field_{field.name}_"
-            for key, value in self.columns(field, obj).items():
-                row[prefix + key] = value
+            prefix, value_column = self.columns_of[field.name]
+            where = f"{self.model._meta.label}.{field.name} of row {obj.pk}"
+            decided = self.field_processor_of(field, obj, where)
+            if decided is not None:
+                columns = run_processor(decided, decided.process, where, field, obj)
+                row.update((prefix + key, value) for key, value in columns.items())
+                continue
+            row[prefix + "type"] = field.get_internal_type()
+            row[prefix + "language_code"] = language
+            for key, value in self.value_keys(field, obj, where).items():
+                row[value_column(key)] = value
         return row
 
     def fixed_columns(self, obj: Model) -> Row:
@@ -211,15 +238,17 @@ class ModelRows:
         row["language_code"] = language if source.language_field else settings.LANGUAGE_CODE
         return row
 
-    def columns(self, field: Field[Any, Any], obj: Model) -> Mapping[str, Scalar]:
-        """The field's columns (unprefixed): the first field processor that supports it decides."""
-        where = f"{self.model._meta.label}.{field.name} of row {obj.pk}"
+    def field_processor_of(
+        self, field: Field[Any, Any], obj: Model, where: str
+    ) -> FieldProcessor | None:
+        """The first registered field processor that supports the field; None: the built-in's."""
         for processor in self.field_processors:
             if run_supports(processor, field, obj, where):
-                return run_processor(processor, processor.process, where, field, obj)
-        return {"type": field.get_internal_type(), **self.value_keys(field, obj, where)}
+                return processor
+        return None
 
     def value_keys(self, field: Field[Any, Any], obj: Model, where: str) -> Mapping[str, Scalar]:
+        """The keys of the first value processor that supports the field, the built-ins last."""
         for processor in self.value_processors:
             if run_supports(processor, field, obj, where):
                 return run_processor(processor, processor.process, where, field, obj)
@@ -241,6 +270,13 @@ class ModelRows:
             return None
         value = getattr(obj, name)
         return None if value is None else str(value)
+
+
+def _field_columns(name: str) -> tuple[str, Callable[[str], str]]:
+    """A field's column prefix, and the column of each of its value keys (Ibexa's rule)."""
+    prefix = f"field_{name}_"
+    value = prefix + "value"
+    return prefix, lambda key: value if key == "value" else f"{value}_{key}"
 
 
 def run_supports(processor: Any, field: Field[Any, Any], obj: Model, where: str) -> bool:

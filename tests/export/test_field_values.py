@@ -1,4 +1,4 @@
-"""The built-in field value processors: one test per row of the SPEC's table (§2.2)."""
+"""The built-in field value processors: one test per row of the table in docs/export.md."""
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -9,6 +9,8 @@ import pytest
 from django.db import models
 from django.test.utils import isolate_apps
 
+from cdp_bridge.checks import check_settings
+from cdp_bridge.export import json_hash
 from cdp_bridge.export.batches import encode_rows
 from cdp_bridge.testing import export_row
 from tests.testapp.models import Article, Category, FieldShowcase
@@ -17,10 +19,15 @@ pytestmark = pytest.mark.django_db
 
 
 def columns(obj, field):
-    """The columns a content row has for one field, without the ``field_<name>_`` prefix."""
+    """The columns a content row has for one field, without the ``field_<name>_`` prefix.
+
+    Each field also carries the row's language (``field_<name>_language_code``), checked here.
+    """
     prefix = f"field_{field}_"
     row = export_row(obj, kind="content")
-    return {key.removeprefix(prefix): value for key, value in row.items() if key.startswith(prefix)}
+    found = {key.removeprefix(prefix): v for key, v in row.items() if key.startswith(prefix)}
+    assert found.pop("language_code") == row["language_code"]
+    return found
 
 
 def showcase(**values):
@@ -190,3 +197,29 @@ def test_every_value_of_a_row_is_a_scalar_the_cdp_can_store():
     obj.tags.add(category)
     row = export_row(obj, kind="content")
     assert all(isinstance(v, str | int | float | bool | Decimal | type(None)) for v in row.values())
+
+
+def test_json_hash_exports_fields_of_its_types_as_compact_json_text():
+    first, second = Category.objects.create(name="A"), Category.objects.create(name="B")
+    obj = showcase(category=first, duration=timedelta(hours=2), attachment="a/guide.pdf")
+    obj.tags.set([first, second])
+    as_json = json_hash("ManyToManyField", "ForeignKey", "DurationField", "FileField")
+    row = export_row(obj, kind="content", field_value=[as_json])
+    assert row["field_tags_value"] == f"[{first.pk},{second.pk}]"
+    assert row["field_category_value"] == str(first.pk)
+    assert row["field_duration_value"] == '"P0DT02H00M00S"'
+    assert row["field_attachment_value"] == '"a/guide.pdf"'
+    assert row["field_tags_type"] == "ManyToManyField"  # the type stays the field's own
+    assert row["field_title_value"] == "Showcase"  # other types keep the built-ins
+
+
+JSON_NOTHING = json_hash("JSONField", "Nothing")
+
+
+def test_a_json_hash_naming_an_unknown_type_is_a_check_error(cdp_config):
+    cdp_config({"processors": {"field_value": [f"{__name__}.JSON_NOTHING"]}})
+    [message] = check_settings()
+    assert (message.id, message.obj) == ("cdp_bridge.E050", "processors.field_value[0]")
+    assert message.msg == (
+        "json_hash(types=['JSONField', 'Nothing']): Django has no field type 'Nothing'."
+    )

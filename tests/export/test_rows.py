@@ -1,6 +1,7 @@
 """Rows: user rows (read as values or as instances, the same either way), content and product."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import User
@@ -42,11 +43,16 @@ def test_user_rows_read_as_values_equal_those_read_as_instances(cdp_config):
     assert [row["name"] for row in rows_of(as_values, User)] == ["Ada L", "bob", "Only"]
 
 
-def test_users_are_read_as_values_without_model_instances(cdp_config):
+def test_without_processors_only_the_columns_of_the_row_are_read(cdp_config):
     cdp_config({})
-    User.objects.create(username="ada")
-    [record] = UserRows(User, [], None).queryset(User.objects.all())
-    assert isinstance(record, tuple)
+    User.objects.create(username="ada", email="ada@example.com")
+    with CaptureQueriesContext(connection) as queries:
+        rows_of(UserRows(User, [], None), User)
+    [select] = queries.captured_queries
+    read = select["sql"].split(" FROM ")[0]
+    assert '"auth_user"."username"' in read and '"auth_user"."email"' in read
+    for column in ("last_login", "is_superuser", "is_staff", "date_joined", "password"):
+        assert column not in read  # nothing the row does not show is read
 
 
 def test_passwords_are_never_read(cdp_config):
@@ -104,27 +110,48 @@ def test_activations_matching_on_different_fields_cannot_share_an_id_column(cdp_
         run_export("user")
 
 
-def test_a_content_row_starts_with_its_id_type_name_and_language(cdp_config, settings):
+def test_a_content_row_has_ibexas_keys_for_each_field(cdp_config, settings):
     cdp_config({})
     settings.LANGUAGE_CODE = "nb"
-    article = Article.objects.create(title="Hei")
+    category = Category.objects.create(name="Anmeldelser")
+    article = Article.objects.create(title="Hei", body="Tekst", category=category)
+    Article.objects.filter(pk=article.pk).update(updated_at=datetime(2026, 11, 25, 10, tzinfo=UTC))
+    article.refresh_from_db()
     source = SourceSettings("content", "article", "testapp.Article", name_field="title")
     row = export_row(article, kind="content", source=source)
+    assert row == {
+        "id": article.pk,
+        "content_type": "article",
+        "name": "Hei",
+        "language_code": "nb",
+        "field_title_type": "CharField",
+        "field_title_language_code": "nb",
+        "field_title_value": "Hei",
+        "field_body_type": "TextField",
+        "field_body_language_code": "nb",
+        "field_body_value": "Tekst",
+        "field_category_type": "ForeignKey",
+        "field_category_language_code": "nb",
+        "field_category_value_id": category.pk,
+        "field_category_value_name": "Anmeldelser",
+        "field_published_type": "BooleanField",
+        "field_published_language_code": "nb",
+        "field_published_value": True,
+        "field_updated_at_type": "DateTimeField",
+        "field_updated_at_language_code": "nb",
+        "field_updated_at_value": "2026-11-25T10:00:00Z",
+    }
     assert list(row)[:4] == ["id", "content_type", "name", "language_code"]
-    assert [row["id"], row["content_type"], row["name"], row["language_code"]] == [
-        article.pk,
-        "article",
-        "Hei",
-        "nb",
-    ]
 
 
-def test_language_field_gives_the_language_and_without_name_field_the_name_is_str(cdp_config):
+def test_language_field_gives_the_language_of_the_row_and_its_fields(cdp_config):
     cdp_config({})
     obj = FieldShowcase.objects.create(title="Hallo", size="l")
     source = SourceSettings("content", "showcase", "testapp.FieldShowcase", language_field="size")
     row = export_row(obj, kind="content", source=source)
-    assert (row["name"], row["language_code"]) == ("Hallo", "l")
+    assert (row["name"], row["language_code"]) == ("Hallo", "l")  # name: str() without name_field
+    languages = {row[key] for key in row if key.endswith("_language_code")}
+    assert languages == {"l"}
 
 
 def test_a_product_row_has_code_and_product_type_instead_of_content_type(cdp_config):
@@ -145,8 +172,10 @@ def test_fields_and_exclude_choose_the_exported_fields(cdp_config):
     only = SourceSettings("content", "a", "testapp.Article", fields=("title", "body"))
     row = export_row(article, kind="content", source=only)
     assert sorted(key for key in row if key.startswith("field_")) == [
+        "field_body_language_code",
         "field_body_type",
         "field_body_value",
+        "field_title_language_code",
         "field_title_type",
         "field_title_value",
     ]
@@ -180,3 +209,78 @@ def test_related_objects_are_fetched_with_the_rows_not_one_query_per_row(export_
     assert len(receiver.rows) == 30
     assert receiver.rows[0]["field_category_value_name"] == "tag0"
     assert receiver.rows[0]["field_tags_value_names"] == "tag0, tag1"
+
+
+class PriceWithCurrency:
+    """A field value processor returning several keys: the price in cents, and its currency."""
+
+    def supports(self, field, obj):
+        return field.name == "price"
+
+    def process(self, field, obj):
+        return {"value": int(obj.price * 100), "currency": "EUR", "unit_symbol": "€"}
+
+
+class PriceAsText:
+    """A field value processor for the price, registered below the built-ins."""
+
+    def supports(self, field, obj):
+        return field.name == "price"
+
+    def process(self, field, obj):
+        return {"value": f"{obj.price} EUR"}
+
+
+class NameInCapitals:
+    """A field processor for the name, registered below the built-ins."""
+
+    def supports(self, field, obj):
+        return field.name == "name"
+
+    def process(self, field, obj):
+        return {"capitals": obj.name.upper()}
+
+
+def test_a_product_row_has_ibexas_keys_around_processors_above_and_below_the_builtins(
+    export_config, receiver
+):
+    export_config(
+        {
+            "processors": {
+                "field": [
+                    {"skip": {"types": ["JSONField"]}},
+                    {"path": f"{__name__}.NameInCapitals", "priority": -101},
+                ],
+                "field_value": [
+                    {"path": f"{__name__}.PriceWithCurrency", "priority": -99},
+                    {"path": f"{__name__}.PriceAsText", "priority": -101},
+                ],
+            }
+        }
+    )
+    product = Product.objects.create(
+        sku="LAP-1", name="Nimbus", product_type="laptop", price="129.90", attributes={"ram": 16}
+    )
+    run_export("product")
+    [row] = receiver.rows
+    assert row == {
+        "id": product.pk,
+        "code": "LAP-1",
+        "product_type": "product",
+        "name": "Nimbus",
+        "language_code": "en-us",
+        "field_sku_type": "CharField",
+        "field_sku_language_code": "en-us",
+        "field_sku_value": "LAP-1",
+        "field_name_type": "CharField",
+        "field_name_language_code": "en-us",
+        "field_name_value": "Nimbus",
+        "field_product_type_type": "CharField",
+        "field_product_type_language_code": "en-us",
+        "field_product_type_value": "laptop",
+        "field_price_type": "DecimalField",
+        "field_price_language_code": "en-us",
+        "field_price_value": 12990,
+        "field_price_value_currency": "EUR",
+        "field_price_value_unit_symbol": "€",
+    }

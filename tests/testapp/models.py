@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 
@@ -29,6 +30,7 @@ class Product(models.Model):
     name = models.CharField(max_length=200)
     product_type = models.CharField(max_length=40)
     price = models.DecimalField(max_digits=10, decimal_places=2)
+    attributes = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -80,3 +82,15 @@ class Member(AbstractBaseUser):
 
     def get_full_name(self) -> str:
         return self.display_name
+
+
+class CustomerProfile(models.Model):
+    """A user's extra facts on a one-to-one profile: what Ibexa keeps in a user content item."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    date_of_birth = models.DateField(null=True)
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"
