@@ -139,6 +139,11 @@ class ScopeSettings:
         """The export settings of one kind (``user``, ``content``, ``product``)."""
         return self.data_export.get(kind) or StreamSettings()
 
+    @property
+    def tracks_visitors(self) -> bool:
+        """Whether the scope tracks at all: ``tracking.enabled``, and an account to track for."""
+        return self.tracking.enabled and self.account_number is not None
+
 
 @dataclass(frozen=True)
 class ScheduleEntry:
