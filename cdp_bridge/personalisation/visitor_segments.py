@@ -96,11 +96,13 @@ class RequestSegments:
         self.loaded: VisitorSegments | None = None
 
     def get(self) -> VisitorSegments:
+        """The segments, loaded now if nothing has asked for them yet (sync code)."""
         if self.loaded is None:
             self.loaded = load_visitor_segments(self.request)
         return self.loaded
 
     async def aget(self) -> VisitorSegments:
+        """The segments, for async code: ``await request.acdp_segments()``."""
         # The database and the audience API are blocking: they run on Django's thread for the
         # request (thread_sensitive), where the ORM may be used.
         if self.loaded is None:
