@@ -8,6 +8,7 @@ urlpatterns = [
     path("personalised/", views.personalised),
     path("plain/", views.plain),
     path("segments/", views.segments),
+    path("async-segments/", views.segments_async),
     path("cached-banner/", views.cached_banner),
     path("", include("cdp_bridge.urls")),
 ]

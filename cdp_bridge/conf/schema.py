@@ -14,6 +14,7 @@ EXPORT_KINDS = ("user", "content", "product")
 PROCESSOR_KINDS = ("user_item", "field", "field_value")
 TRANSPORTS = ("stream_file", "file", "memory")
 USER_ID_MODES = ("pk", "hashed", "none")
+TRACKING_TYPES = ("client", "server")
 WEBHOOK_QUEUES = ("command", "celery")
 DEFAULT_STREAM_BASE_URL = "https://in.raptorsmartadvisor.com"
 MiB = 1024 * 1024
@@ -57,6 +58,7 @@ DEFAULT_TRACKING_PARAMETERS: Mapping[str, str] = MappingProxyType(
 
 ExportKind = Literal["user", "content", "product"]
 UserIdMode = Literal["pk", "hashed", "none"]
+TrackingType = Literal["client", "server"]
 
 
 def frozen_mapping(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -96,6 +98,8 @@ class TrackingSettings:
     enabled: bool = True
     consent_required: bool = True
     user_id: UserIdMode = "pk"
+    # Ibexa's connector_raptor.tracking_type: events rendered as JavaScript, or sent by the server.
+    tracking_type: TrackingType = "client"
     script_url: str = DEFAULT_TRACKING_SCRIPT_URL
     server_url: str = DEFAULT_TRACKING_SERVER_URL
     cookie_name: str = DEFAULT_VISITOR_COOKIE
@@ -134,6 +138,11 @@ class ScopeSettings:
     def stream(self, kind: str) -> StreamSettings:
         """The export settings of one kind (``user``, ``content``, ``product``)."""
         return self.data_export.get(kind) or StreamSettings()
+
+    @property
+    def tracks_visitors(self) -> bool:
+        """Whether the scope tracks at all: ``tracking.enabled``, and an account to track for."""
+        return self.tracking.enabled and self.account_number is not None
 
 
 @dataclass(frozen=True)

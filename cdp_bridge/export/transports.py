@@ -18,11 +18,10 @@ from time import monotonic, sleep
 from typing import Any, Protocol
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from cdp_bridge import USER_AGENT
 from cdp_bridge.exceptions import BatchRejected, CdpUnavailable, ExportError
 from cdp_bridge.export.batches import Batch
+from cdp_bridge.http_sessions import new_session
 from cdp_bridge.redaction import mask_secret
 
 logger = logging.getLogger("cdp_bridge.export")
@@ -87,17 +86,8 @@ class StreamFileTransport:
         self.retry = retry
         self.destination = f"stream {mask_secret(stream_id)}"
         self.closed = False
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self.session.headers.update(
-            {
-                "x-streamid": stream_id,
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-            }
-        )
+        self.session = new_session()
+        self.session.headers.update({"x-streamid": stream_id, "Content-Type": "application/json"})
         if draft:
             self.session.headers["x-isdraft"] = "true"
         # The request is prepared once, with the proxies and CA bundle of the environment,

@@ -5,7 +5,7 @@ from itertools import count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from cdp_bridge.caching import cache_page_by_segments
+from cdp_bridge.personalisation import cache_page_by_segments
 
 renders = count()
 
@@ -29,3 +29,9 @@ def segments(request: HttpRequest) -> JsonResponse:
 def cached_banner(request: HttpRequest) -> HttpResponse:
     """A page cached per set of segments; each real render gets a new number."""
     return render(request, "testapp/banner.html", {"render": next(renders)})
+
+
+async def segments_async(request: HttpRequest) -> HttpResponse:
+    """An async view: awaits the visitor's segments, then renders a template that asks again."""
+    segments = await request.acdp_segments()
+    return render(request, "testapp/async_segments.html", {"awaited": len(segments)})

@@ -1,4 +1,4 @@
-"""Segment-aware templates: the in_segment filter, the targeting block, one query per request."""
+"""Segment-aware templates: the in_segment filter and the targeting block."""
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
@@ -8,7 +8,6 @@ from django.template import Context, TemplateSyntaxError, engines
 from django.test import RequestFactory
 
 from cdp_bridge import segmentation
-from cdp_bridge.personalisation import VisitorSegments, segments_of
 
 pytestmark = pytest.mark.django_db
 
@@ -143,33 +142,3 @@ def test_targeting_without_the_request_in_the_context_says_what_to_add(segments)
 def test_a_malformed_targeting_block_is_a_syntax_error_naming_the_tag(source, message):
     with pytest.raises(TemplateSyntaxError, match=message):
         engines["django"].from_string("{% load cdp %}" + source)
-
-
-def test_a_page_reads_a_users_segments_once_however_often_it_asks(
-    client, member, django_assert_num_queries
-):
-    client.force_login(member)
-    client.get("/plain/")  # the session and user cost the same on every page
-    with django_assert_num_queries(2):  # session, user
-        client.get("/plain/")
-    with django_assert_num_queries(3):  # session, user, segments: once for seven questions
-        response = client.get("/personalised/")
-    content = response.content.decode()
-    assert "view: False" in content
-    assert "filter: False False True False" in content
-    assert "banner: dogs" in content
-
-
-def test_segments_have_a_stable_cache_key_that_ignores_order():
-    one = VisitorSegments(frozenset({"cat-owners", "lapsed-buyers"}))
-    same = VisitorSegments(frozenset(["lapsed-buyers", "cat-owners"]))
-    other = VisitorSegments(frozenset({"cat-owners"}))
-    assert one.cache_key == same.cache_key
-    assert one.cache_key != other.cache_key != VisitorSegments().cache_key
-    # The same on every machine and in every process (no hash randomisation, no SECRET_KEY):
-    assert VisitorSegments().cache_key == "e3b0c44298fc1c149afbf4c8996fb924"
-
-
-def test_segments_of_anything_else_than_a_user_or_a_request_are_none():
-    assert len(segments_of("cat-owners")) == 0
-    assert list(VisitorSegments(frozenset({"b", "a"}))) == ["a", "b"]

@@ -1,4 +1,4 @@
-"""Raptor tracking events: the parameters (p1..p999) an event carries, and who the visitor is.
+"""Raptor tracking events: the parameters (p1..p999) an event carries.
 
 Used by the ``{% cdp_track_event %}`` tag (in the browser) and by ``track()`` (from the server),
 so an event carries the same parameters whichever way it is sent. Raptor's parameters are
@@ -13,12 +13,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
-from django.utils.crypto import salted_hmac
 
 from cdp_bridge import conf
 from cdp_bridge.conf import ScopeSettings
 from cdp_bridge.exceptions import TrackingEventError
-from cdp_bridge.identity import person_identifier
+from cdp_bridge.tracking.user_id import tracked_user_id
 
 if TYPE_CHECKING:
     from cdp_bridge.segmentation import AnyUser
@@ -42,7 +41,6 @@ EVENT_VALUES: Mapping[str, tuple[str, ...]] = {
     "itemclick": ("product_id", "module_name", "redirect_url"),
 }
 EVENT_TYPES = tuple(EVENT_VALUES)
-HASHED_USER_ID_SALT = "cdp_bridge.tracking.user_id"
 MAX_CATEGORY_DEPTH = 10
 
 
@@ -87,22 +85,6 @@ def event_parameters(
         named["user_id"] = user_id
     texts = {scope.tracking.parameter(name): parameter_text(value) for name, value in named.items()}
     return dict(sorted(((key, text) for key, text in texts.items() if text), key=_parameter_number))
-
-
-def tracked_user_id(user: AnyUser | None, scope: ScopeSettings) -> str | None:
-    """How a logged-in user is known to the CDP: the user export's id, a keyed hash of it, or not.
-
-    The id is the scope's person identifier (``person_identifier_field``, the primary key by
-    default), so the CDP joins tracked events to the profile the user export sent.
-    """
-    mode = scope.tracking.user_id
-    if mode == "none" or user is None or not user.is_authenticated:
-        return None
-    user_id = person_identifier(user, scope)
-    if mode == "hashed":
-        # Keyed with SECRET_KEY: stable while the key is, and not reversible by trying every id.
-        return salted_hmac(HASHED_USER_ID_SALT, user_id, algorithm="sha256").hexdigest()
-    return user_id
 
 
 def describe_item(event_type: str, item: object) -> dict[str, Any]:

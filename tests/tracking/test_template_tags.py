@@ -1,27 +1,24 @@
 """The tracking tags: Raptor's script with consent and user id, and events mapped to p1..p999."""
 
+import base64
 import json
+import logging
 import re
+import threading
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.template import TemplateSyntaxError, engines
 from django.test import RequestFactory
-from django.utils.crypto import salted_hmac
+from werkzeug import Response
 
 from cdp_bridge import conf
-from cdp_bridge.exceptions import TrackingEventError
-from cdp_bridge.tracking import (
-    HASHED_USER_ID_SALT,
-    category_path,
-    event_parameters,
-    tracked_user_id,
-)
-from tests.conftest import GOOD_SECRET, STREAM_ID
+from cdp_bridge.tracking import flush
 from tests.testapp.models import Article, Category, Product
 
 ACCOUNT = 12345
+COOKIE_ID = "8d8ac610-566d-4ef0-9c22-186b2a5ed793"
 SOURCES = {
     "product": {"shop": {"model": "testapp.Product", "code_field": "sku", "name_field": "name"}},
     "content": {"blog": {"model": "testapp.Article", "name_field": "title"}},
@@ -51,8 +48,8 @@ def laptop():
     )
 
 
-def render(source, user=None, request_attributes=None, **context):
-    request = RequestFactory().get("/")
+def render(source, user=None, request_attributes=None, cookies="", **context):
+    request = RequestFactory().get("/", HTTP_COOKIE=cookies)
     request.user = user or AnonymousUser()
     for name, value in (request_attributes or {}).items():
         setattr(request, name, value)
@@ -234,16 +231,6 @@ def test_values_given_to_the_tag_replace_those_of_the_product(tracking, laptop):
     assert pushed_events(html) == [{"p1": "visit", "p2": "lap-0007", "p3": "Air", "p12": "999.50"}]
 
 
-def test_a_category_path_runs_from_the_top_category_down_without_separators():
-    top = Category(pk=400, name="Running")
-    middle = Category(pk=402, name="Clothes; and, shoes")
-    middle.parent = top
-    leaf = Category(pk=422, name="Jackets")
-    leaf.parent = middle
-    assert category_path(Article(category=leaf)) == "400#Running;402#Clothes and shoes;422#Jackets"
-    assert category_path(Article()) is None
-
-
 def test_event_values_cannot_close_the_script_element(tracking):
     tracking()
     html = render("{% cdp_track_event 'visit' '</script><script>alert(1)' %}")
@@ -279,53 +266,141 @@ def test_an_unknown_event_type_from_a_variable_leaves_the_event_out_with_a_warni
     assert "use one of visit, contentvisit, basket, buy, itemclick" in warning.getMessage()
 
 
-def test_event_parameters_refuse_what_an_event_does_not_carry(tracking):
-    scope = tracking()
-    with pytest.raises(TrackingEventError, match="does not carry module_name"):
-        event_parameters(scope, "buy", "sku", module_name="home")
+# -- events sent from the server (tracking_type: server) -------------------------------------------
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("mode", ["pk", "hashed"])
-def test_the_tracked_user_id_is_the_user_exports_id(cdp_config, mode):
-    """Activations matching on another field: the export's id and setRuid still agree."""
-    from cdp_bridge.export.runner import run_export
-    from cdp_bridge.identity import person_identifier
-    from cdp_bridge.testing import outbox
+@pytest.fixture
+def server_tracking(httpserver, tracking):
+    """tracking_type: server, with Raptor's tracking endpoint on loopback."""
 
-    cdp_config(
+    def configure(**keys):
+        return tracking(tracking_type="server", server_url=httpserver.url_for("/t"), **keys)
+
+    return configure
+
+
+def sent_events(httpserver):
+    assert flush(timeout=10)
+    return [request.args.to_dict() for request, _ in httpserver.log]
+
+
+def test_with_server_tracking_the_event_is_sent_from_the_server_not_rendered(
+    server_tracking, httpserver, laptop
+):
+    server_tracking()
+    httpserver.expect_request(f"/t/{ACCOUNT}.rsa").respond_with_data("")
+    user = User(pk=42, username="ada")  # no database: the page is not in a transaction
+    source = "<p>{% cdp_track_event 'visit' product currency='EUR' consented=True %}</p>"
+    html = render(source, user=user, cookies=f"rsa={COOKIE_ID}", product=laptop)
+    assert html == "<p></p>"
+    assert sent_events(httpserver) == [
         {
-            "system": {
-                "default": {
-                    "cdp": {
-                        "account_number": 1234,
-                        "tracking": {"user_id": mode},
-                        "data_export": {
-                            "user_data": {
-                                "transport": "memory",
-                                "stream_file": {"stream_id": STREAM_ID},
-                            }
-                        },
-                        "activations": [
-                            {
-                                "client_id": "raptor",
-                                "client_secret": GOOD_SECRET,
-                                "segment_group_identifier": "cdp",
-                                "person_identifier_field": "username",
-                            }
-                        ],
-                    }
-                }
-            }
+            "p1": "visit",
+            "p2": "lap-0007",
+            "p3": "Nimbus Air",
+            "p6": "EUR",
+            "p7": "42",
+            "p12": "999.50",
+            "coid": COOKIE_ID,  # the visitor's Raptor cookie, from the request
+            "ruid": base64.b64encode(b"42").decode(),
         }
+    ]
+
+
+def test_an_event_carries_the_same_parameters_from_the_browser_or_the_server(
+    tracking, server_tracking, httpserver, laptop
+):
+    source = "{% cdp_track_event 'buy' product quantity=2 order_id='ord-9' consented=True %}"
+    tracking()
+    [in_the_browser] = pushed_events(render(source, product=laptop))
+    server_tracking()
+    httpserver.expect_request(f"/t/{ACCOUNT}.rsa").respond_with_data("")
+    render(source, product=laptop)
+    [from_the_server] = sent_events(httpserver)
+    assert from_the_server == in_the_browser
+    assert "consented" not in str(in_the_browser)
+
+
+@pytest.mark.parametrize(
+    ("source", "context"),
+    [
+        ("{% cdp_track_event 'visit' 'sku-1' %}", {}),
+        ("{% cdp_track_event 'visit' 'sku-1' consented=choice %}", {"choice": False}),
+        ("{% cdp_track_event 'visit' 'sku-1' consented=choice %}", {}),  # a missing variable
+    ],
+    ids=["not-said", "declined", "unknown"],
+)
+def test_without_consent_the_server_sends_nothing(server_tracking, httpserver, source, context):
+    server_tracking()  # consent_required: true, the default
+    httpserver.expect_request(f"/t/{ACCOUNT}.rsa").respond_with_data("")
+    assert render(source, **context) == ""
+    assert sent_events(httpserver) == []
+
+
+def test_consent_given_by_a_variable_lets_the_server_send(server_tracking, httpserver):
+    server_tracking()
+    httpserver.expect_request(f"/t/{ACCOUNT}.rsa").respond_with_data("")
+    render("{% cdp_track_event 'visit' 'sku-1' consented=choice %}", choice=True)
+    assert [event["p2"] for event in sent_events(httpserver)] == ["sku-1"]
+
+
+def test_where_consent_is_not_required_the_server_sends_without_it(server_tracking, httpserver):
+    server_tracking(consent_required=False)
+    httpserver.expect_request(f"/t/{ACCOUNT}.rsa").respond_with_data("")
+    render("{% cdp_track_event 'visit' 'sku-1' %}")
+    assert [event["p2"] for event in sent_events(httpserver)] == ["sku-1"]
+
+
+def test_in_the_browser_consent_is_left_to_the_script(tracking):
+    tracking()
+    html = render("{% cdp_track_event 'visit' 'sku-1' consented=False %}")
+    assert pushed_events(html) == [{"p1": "visit", "p2": "sku-1"}]
+
+
+def test_a_slow_tracking_endpoint_does_not_hold_the_page(server_tracking, httpserver):
+    server_tracking(consent_required=False)
+    arrived, answer = threading.Event(), threading.Event()
+
+    def slow(request):
+        arrived.set()
+        answer.wait(10)
+        return Response("")
+
+    httpserver.expect_request(f"/t/{ACCOUNT}.rsa").respond_with_handler(slow)
+    try:
+        assert render("page{% cdp_track_event 'visit' 'sku-1' %}") == "page"
+        assert arrived.wait(10)  # the event is on its way ...
+        assert not answer.is_set()  # ... and the page was rendered without its answer
+    finally:
+        answer.set()
+    assert len(sent_events(httpserver)) == 1
+
+
+def test_an_unreachable_tracking_endpoint_leaves_the_page_as_it_is(tracking, caplog):
+    tracking(tracking_type="server", server_url="http://127.0.0.1:9", consent_required=False)
+    with caplog.at_level(logging.WARNING, logger="cdp_bridge.tracking"):
+        assert render("page{% cdp_track_event 'visit' 'sku-1' %}") == "page"
+        assert flush(timeout=10)
+    assert "did not reach http://127.0.0.1:9/12345.rsa: ConnectionError" in caplog.text
+
+
+def test_a_wrong_event_type_from_a_variable_is_left_out_on_the_server_too(
+    server_tracking, httpserver, caplog
+):
+    server_tracking(consent_required=False)
+    with caplog.at_level("WARNING", logger="cdp_bridge.tracking"):
+        assert render("page{% cdp_track_event kind 'sku' %}", kind="pageview") == "page"
+    assert "left out an event: Unknown tracking event 'pageview'" in caplog.text
+    assert sent_events(httpserver) == []
+
+
+def test_a_mistyped_tracking_type_is_a_configuration_error_naming_its_key(cdp_config):
+    report = cdp_config(
+        {"system": {"default": {"cdp": {"tracking": {"tracking_type": "backend"}}}}}
     )
-    user = User.objects.create_user("ada-lovelace")
-    outbox.clear()
-    run_export("user", draft=False)
-    (exported,) = [row["id"] for batch in outbox for row in batch.rows]
-    assert exported == "ada-lovelace" == person_identifier(user, conf.get_scope())
-    tracked = tracked_user_id(user, conf.get_scope())
-    if mode == "pk":
-        assert tracked == exported
-    else:
-        assert tracked == salted_hmac(HASHED_USER_ID_SALT, exported, algorithm="sha256").hexdigest()
+    [problem] = report.problems
+    assert (problem.check_id, problem.path) == (
+        "cdp_bridge.E002",
+        "system.default.cdp.tracking.tracking_type",
+    )
+    assert "'backend' is not one of client, server" in problem.message

@@ -1,8 +1,11 @@
 """Which segments a visitor is in: read at most once per request, for templates and views.
 
 A logged-in user's segments are the SegmentMembership rows the activation webhook writes; an
-anonymous visitor's come from the CDP's membership API, by the visitor's Raptor cookie. Both are
+anonymous visitor's come from the CDP's audience API, by the visitor's Raptor cookie. Both are
 segment identifiers (the CDP's audience ids), so templates test them the same way.
+
+A request carries them as ``request.cdp_segments`` (lazy, for sync code and templates) and
+``await request.acdp_segments()`` (for async views): one load serves both.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from cdp_bridge import conf
-from cdp_bridge.membership import anonymous_segments
 from cdp_bridge.models import Segment
+from cdp_bridge.personalisation.audience_api import visitor_audiences
 from cdp_bridge.segmentation import user_segments
 
 if TYPE_CHECKING:
@@ -80,16 +85,52 @@ def load_visitor_segments(request: HttpRequest) -> VisitorSegments:
         return segments_of_user(user)
     scope = conf.scope_for_request(request)
     cookie_id = request.COOKIES.get(scope.tracking.cookie_name)
-    return VisitorSegments(anonymous_segments(scope, cookie_id))
+    return VisitorSegments(visitor_audiences(scope, cookie_id))
+
+
+class RequestSegments:
+    """The segments of one request's visitor, loaded on first use, from sync or async code."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.request = request
+        self.loaded: VisitorSegments | None = None
+
+    def get(self) -> VisitorSegments:
+        """The segments, loaded now if nothing has asked for them yet (sync code)."""
+        if self.loaded is None:
+            self.loaded = load_visitor_segments(self.request)
+        return self.loaded
+
+    async def aget(self) -> VisitorSegments:
+        """The segments, for async code: ``await request.acdp_segments()``."""
+        # The database and the audience API are blocking: they run on Django's thread for the
+        # request (thread_sensitive), where the ORM may be used.
+        if self.loaded is None:
+            self.loaded = await sync_to_async(load_visitor_segments)(self.request)
+        return self.loaded
+
+
+def attach_segments(request: HttpRequest) -> RequestSegments:
+    """Give ``request`` a lazy ``cdp_segments`` and an ``acdp_segments()`` sharing one load."""
+    segments = RequestSegments(request)
+    request.cdp_segments = SimpleLazyObject(segments.get)  # type: ignore[attr-defined]
+    request.acdp_segments = segments.aget  # type: ignore[attr-defined]
+    return segments
 
 
 def segments_for_request(request: HttpRequest) -> VisitorSegments:
-    """``request.cdp_segments``, set by SegmentsMiddleware; loaded here when it is not installed."""
-    segments = getattr(request, "cdp_segments", None)
-    if segments is None:
-        segments = load_visitor_segments(request)
-        request.cdp_segments = segments  # type: ignore[attr-defined]
-    return cast(VisitorSegments, segments)
+    """``request.cdp_segments``, also where SegmentsMiddleware is not installed."""
+    if not hasattr(request, "cdp_segments"):
+        attach_segments(request)
+    return cast(VisitorSegments, request.cdp_segments)  # type: ignore[attr-defined]
+
+
+async def asegments_for_request(request: HttpRequest) -> VisitorSegments:
+    """``await request.acdp_segments()``, also where SegmentsMiddleware is not installed."""
+    if not hasattr(request, "acdp_segments"):
+        attach_segments(request)
+    segments: VisitorSegments = await request.acdp_segments()  # type: ignore[attr-defined]
+    return segments
 
 
 def segments_of(subject: Any) -> VisitorSegments:

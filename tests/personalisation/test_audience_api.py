@@ -1,4 +1,5 @@
-"""The CDP membership API client: its request, its cache per cookie, and failing open."""
+"""The CDP's audience API client: its request, its cache per cookie, pooled connections, and
+failing open."""
 
 import logging
 import threading
@@ -8,7 +9,8 @@ from django.core.cache import cache
 from werkzeug import Response
 
 from cdp_bridge import USER_AGENT, conf
-from cdp_bridge.membership import anonymous_segments
+from cdp_bridge.personalisation.audience_api import visitor_audiences
+from tests.keep_alive_server import KeepAliveServer
 
 COOKIE_ID = "8d8ac610-566d-4ef0-9c22-186b2a5ed793"
 API_KEY = "raptor-api-key-never-logged"
@@ -49,7 +51,7 @@ def expect_memberships(httpserver):
 
 def test_the_visitors_audiences_are_asked_for_by_cookie_id(httpserver, scope):
     expect_memberships(httpserver).respond_with_json(MEMBERSHIPS)
-    assert anonymous_segments(scope(), COOKIE_ID) == {"5d822e81", "77"}
+    assert visitor_audiences(scope(), COOKIE_ID) == {"5d822e81", "77"}
     httpserver.check_assertions()
 
 
@@ -60,31 +62,31 @@ def test_answers_are_cached_per_cookie(httpserver, scope):
     )
     settings = scope()
     for _ in range(3):
-        assert anonymous_segments(settings, COOKIE_ID) == {"5d822e81", "77"}
-    assert anonymous_segments(settings, "another-visitor") == frozenset()
-    assert anonymous_segments(settings, "another-visitor") == frozenset()
+        assert visitor_audiences(settings, COOKIE_ID) == {"5d822e81", "77"}
+    assert visitor_audiences(settings, "another-visitor") == frozenset()
+    assert visitor_audiences(settings, "another-visitor") == frozenset()
     assert len(httpserver.log) == 2  # one call per cookie
 
 
 def test_a_cache_ttl_of_zero_asks_every_time(httpserver, scope):
     expect_memberships(httpserver).respond_with_json(MEMBERSHIPS)
     settings = scope(cache_ttl=0)
-    anonymous_segments(settings, COOKIE_ID)
-    anonymous_segments(settings, COOKIE_ID)
+    visitor_audiences(settings, COOKIE_ID)
+    visitor_audiences(settings, COOKIE_ID)
     assert len(httpserver.log) == 2
 
 
 def test_a_visitor_the_cdp_does_not_know_has_no_segments_and_no_warning(httpserver, scope, caplog):
     expect_memberships(httpserver).respond_with_data("not found", status=404)
-    assert anonymous_segments(scope(), COOKIE_ID) == frozenset()
+    assert visitor_audiences(scope(), COOKIE_ID) == frozenset()
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 def test_without_a_base_url_or_a_cookie_nothing_is_asked(httpserver, cdp_config):
     cdp_config({})
-    assert anonymous_segments(conf.get_scope(), COOKIE_ID) == frozenset()
-    assert anonymous_segments(conf.get_scope(), None) == frozenset()
-    assert anonymous_segments(conf.get_scope(), "x" * 500) == frozenset()
+    assert visitor_audiences(conf.get_scope(), COOKIE_ID) == frozenset()
+    assert visitor_audiences(conf.get_scope(), None) == frozenset()
+    assert visitor_audiences(conf.get_scope(), "x" * 500) == frozenset()
     assert httpserver.log == []
 
 
@@ -103,9 +105,9 @@ def test_garbage_means_no_segments_and_one_warning(httpserver, scope, caplog, an
     expect_memberships(httpserver).respond_with_response(answer)
     settings = scope()
     with caplog.at_level(logging.WARNING, logger="cdp_bridge.membership"):
-        assert anonymous_segments(settings, COOKIE_ID) == frozenset()
-        assert anonymous_segments(settings, COOKIE_ID) == frozenset()
-        assert anonymous_segments(settings, "another-visitor") == frozenset()
+        assert visitor_audiences(settings, COOKIE_ID) == frozenset()
+        assert visitor_audiences(settings, COOKIE_ID) == frozenset()
+        assert visitor_audiences(settings, "another-visitor") == frozenset()
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 1
     assert "anonymous visitors have no segments" in warnings[0]
@@ -124,8 +126,8 @@ def test_a_timeout_means_no_segments_and_one_warning(httpserver, scope, caplog):
     settings = scope(timeout=0.2)
     try:
         with caplog.at_level(logging.WARNING, logger="cdp_bridge.membership"):
-            assert anonymous_segments(settings, COOKIE_ID) == frozenset()
-            assert anonymous_segments(settings, COOKIE_ID) == frozenset()
+            assert visitor_audiences(settings, COOKIE_ID) == frozenset()
+            assert visitor_audiences(settings, COOKIE_ID) == frozenset()
     finally:
         release.set()
     assert len(caplog.records) == 1
@@ -137,6 +139,37 @@ def test_a_timeout_means_no_segments_and_one_warning(httpserver, scope, caplog):
 def test_an_unreachable_api_means_no_segments_and_one_warning(scope, caplog):
     settings = scope(base_url="http://127.0.0.1:9")  # the discard port: nothing listens
     with caplog.at_level(logging.WARNING, logger="cdp_bridge.membership"):
-        assert anonymous_segments(settings, COOKIE_ID) == frozenset()
+        assert visitor_audiences(settings, COOKIE_ID) == frozenset()
     assert "ConnectionError" in caplog.text
     assert API_KEY not in caplog.text
+
+
+def test_visitors_are_asked_for_over_one_kept_open_connection(cdp_config):
+    with KeepAliveServer(MEMBERSHIPS) as server:
+        membership = {"base_url": server.url, "api_key": API_KEY, "cache_ttl": 0}
+        cdp_config({"system": {"default": {"cdp": {"membership": membership}}}})
+        scope = conf.get_scope()
+        for visitor in ("visitor-1", "visitor-2", "visitor-3"):
+            assert visitor_audiences(scope, visitor) == {"5d822e81", "77"}
+    assert [path for path, _ in server.requests] == [
+        f"/api/v3/memberships/coid?identifierValue=visitor-{n}" for n in (1, 2, 3)
+    ]
+    assert server.connections == 1
+    assert {headers["User-Agent"] for _, headers in server.requests} == {USER_AGENT}
+
+
+def test_each_thread_asks_over_a_connection_of_its_own(cdp_config):
+    """requests' sessions are not thread-safe: two threads never share one, or its connections."""
+    with KeepAliveServer(MEMBERSHIPS) as server:
+        membership = {"base_url": server.url, "cache_ttl": 0}
+        cdp_config({"system": {"default": {"cdp": {"membership": membership}}}})
+        scope = conf.get_scope()
+        answers = []
+        for _ in range(2):  # one after the other: a shared connection would be free to reuse
+            thread = threading.Thread(
+                target=lambda: answers.extend(visitor_audiences(scope, "v") for _ in range(2))
+            )
+            thread.start()
+            thread.join(10)
+    assert answers == [{"5d822e81", "77"}] * 4
+    assert server.connections == 2

@@ -5,34 +5,46 @@ import logging
 import threading
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.test import RequestFactory
 from werkzeug import Response
 
-from cdp_bridge import USER_AGENT, server_tracking
-from cdp_bridge.server_tracking import BackgroundSender, track
+from cdp_bridge import USER_AGENT
+from cdp_bridge.tracking import flush, track
+from tests.keep_alive_server import KeepAliveServer
 
 ACCOUNT = 12345
 COOKIE_ID = "8d8ac610-566d-4ef0-9c22-186b2a5ed793"
 
 
 @pytest.fixture
-def raptor(httpserver, cdp_config):
-    """Raptor's tracking endpoint on loopback, for account 12345; pass tracking keys to change."""
+def configure_tracking(cdp_config):
+    """Track for account 12345, sending to ``server_url``; pass tracking keys to change."""
 
-    def configure(**tracking):
-        settings = {"server_url": httpserver.url_for("/t"), "user_id": "pk"} | tracking
+    def configure(server_url, **tracking):
+        settings = {"server_url": server_url, "user_id": "pk"} | tracking
         cdp_config(
             {"system": {"default": {"cdp": {"account_number": ACCOUNT, "tracking": settings}}}}
         )
+
+    return configure
+
+
+@pytest.fixture
+def raptor(httpserver, configure_tracking):
+    """Raptor's tracking endpoint on loopback, for account 12345; pass tracking keys to change."""
+
+    def configure(**tracking):
+        configure_tracking(httpserver.url_for("/t"), **tracking)
         return httpserver
 
     return configure
 
 
 def sent(httpserver):
-    assert server_tracking.flush(timeout=10)
+    assert flush(timeout=10)
     return [request for request, _ in httpserver.log]
 
 
@@ -50,6 +62,7 @@ def test_an_event_is_one_get_request_with_the_visitors_ids(
             user=user,
             cookie_id=COOKIE_ID,
             session_id="s-1",
+            consented=True,
             order_id="ord-9",
             quantity=2,
             price="899.00",
@@ -77,11 +90,33 @@ def test_the_visitor_can_come_from_the_request(raptor, django_capture_on_commit_
     request = RequestFactory().get("/", HTTP_COOKIE=f"rsa={COOKIE_ID}")
     request.user = User.objects.create_user("ada")
     with django_capture_on_commit_callbacks(execute=True):
-        track("visit", "lap-0007", request=request)
+        track("visit", "lap-0007", request=request, consented=True)
     [sent_request] = sent(httpserver)
     assert sent_request.args["coid"] == COOKIE_ID
     assert "ruid" not in sent_request.args
     assert "p7" not in sent_request.args
+
+
+@pytest.mark.django_db
+def test_without_the_visitors_consent_nothing_is_sent(raptor, django_capture_on_commit_callbacks):
+    httpserver = raptor()  # consent_required: true, the default
+    httpserver.expect_request("/t/12345.rsa").respond_with_data("")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert track("visit", "lap-0007", cookie_id=COOKIE_ID) is False
+        assert track("visit", "lap-0007", cookie_id=COOKIE_ID, consented=False) is False
+    assert callbacks == []
+    assert sent(httpserver) == []
+
+
+@pytest.mark.django_db
+def test_where_consent_is_not_required_events_are_sent_without_it(
+    raptor, django_capture_on_commit_callbacks
+):
+    httpserver = raptor(consent_required=False)
+    httpserver.expect_request("/t/12345.rsa").respond_with_data("")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert track("visit", "lap-0007") is True
+    assert len(sent(httpserver)) == 1
 
 
 @pytest.mark.django_db
@@ -97,7 +132,7 @@ def test_track_returns_before_raptor_answers(raptor, django_capture_on_commit_ca
     httpserver.expect_request("/t/12345.rsa").respond_with_handler(slow)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            assert track("visit", "lap-0007") is True
+            assert track("visit", "lap-0007", consented=True) is True
         assert arrived.wait(10)  # the request is on its way ...
         assert not answer.is_set()  # ... and track() has returned without its answer
     finally:
@@ -115,22 +150,53 @@ def test_an_event_of_a_transaction_that_rolls_back_is_never_sent(
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        track("buy", "lap-0007", order_id="ord-9")
+        track("buy", "lap-0007", order_id="ord-9", consented=True)
         raise RuntimeError("the payment was refused")
     assert callbacks == []
     assert sent(httpserver) == []
+
+
+def test_outside_a_transaction_an_event_needs_no_database(raptor):
+    # No django_db mark: pytest-django refuses any database access in this test.
+    httpserver = raptor()
+    httpserver.expect_request("/t/12345.rsa").respond_with_data("")
+    assert track("visit", "lap-0007", consented=True) is True
+    assert len(sent(httpserver)) == 1
+
+
+def test_async_code_can_track(raptor):
+    httpserver = raptor()
+    httpserver.expect_request("/t/12345.rsa").respond_with_data("")
+
+    async def view_code():
+        return track("visit", "lap-0007", cookie_id=COOKIE_ID, consented=True)
+
+    assert async_to_sync(view_code)() is True  # no SynchronousOnlyOperation
+    [request] = sent(httpserver)
+    assert request.args["coid"] == COOKIE_ID
 
 
 def test_nothing_is_sent_when_the_scope_does_not_track(httpserver, cdp_config):
     cdp_config(
         {"system": {"default": {"cdp": {"tracking": {"server_url": httpserver.url_for("/")}}}}}
     )
-    assert track("visit", "lap-0007") is False  # no account number
+    assert track("visit", "lap-0007", consented=True) is False  # no account number
     cdp_config(
         {"system": {"default": {"cdp": {"account_number": 1, "tracking": {"enabled": False}}}}}
     )
-    assert track("visit", "lap-0007") is False
+    assert track("visit", "lap-0007", consented=True) is False
     assert sent(httpserver) == []
+
+
+def test_events_reuse_the_senders_connections(configure_tracking):
+    with KeepAliveServer() as server:
+        configure_tracking(f"{server.url}/t")
+        for number in range(10):
+            assert track("buy", f"sku-{number}", consented=True) is True
+        assert flush(timeout=10)
+    assert len(server.requests) == 10
+    assert server.connections <= 2  # one per sending thread, not one per event
+    assert {headers["User-Agent"] for _, headers in server.requests} == {USER_AGENT}
 
 
 @pytest.mark.django_db
@@ -142,7 +208,7 @@ def test_a_failed_request_is_one_warning_without_the_visitors_ids(
     user = User.objects.create_user("ada")
     with caplog.at_level(logging.WARNING, logger="cdp_bridge.tracking"):
         with django_capture_on_commit_callbacks(execute=True):
-            track("visit", "lap-0007", user=user, cookie_id=COOKIE_ID)
+            track("visit", "lap-0007", user=user, cookie_id=COOKIE_ID, consented=True)
         sent(httpserver)
     [record] = caplog.records
     assert "answered 500 to a 'visit' event" in record.getMessage()
@@ -150,51 +216,18 @@ def test_a_failed_request_is_one_warning_without_the_visitors_ids(
     assert base64.b64encode(str(user.pk).encode()).decode() not in caplog.text
 
 
-@pytest.mark.django_db
-def test_an_unreachable_endpoint_is_a_warning_not_an_error(
-    cdp_config, caplog, django_capture_on_commit_callbacks
-):
-    cdp_config(
-        {
-            "system": {
-                "default": {
-                    "cdp": {
-                        "account_number": ACCOUNT,
-                        "tracking": {"server_url": "http://127.0.0.1:9"},
-                    }
-                }
-            }
-        }
-    )
+def test_an_unreachable_endpoint_is_a_warning_not_an_error(configure_tracking, caplog):
+    configure_tracking("http://127.0.0.1:9")  # the discard port: nothing listens
     with caplog.at_level(logging.WARNING, logger="cdp_bridge.tracking"):
-        with django_capture_on_commit_callbacks(execute=True):
-            assert track("visit", "lap-0007", cookie_id=COOKIE_ID) is True
-        assert server_tracking.flush(timeout=10)
+        assert track("visit", "lap-0007", cookie_id=COOKIE_ID, consented=True) is True
+        assert flush(timeout=10)
     assert "did not reach http://127.0.0.1:9/12345.rsa: ConnectionError" in caplog.text
+    assert COOKIE_ID not in caplog.text
 
 
-def test_when_too_many_events_wait_new_ones_are_dropped_with_one_warning(httpserver, caplog):
-    answer = threading.Event()
-    httpserver.expect_request("/slow").respond_with_handler(
-        lambda request: answer.wait(10) and Response("")
-    )
-    sender = BackgroundSender(workers=1, max_pending=1)
-    url = httpserver.url_for("/slow")
-    try:
-        with caplog.at_level(logging.WARNING, logger="cdp_bridge.tracking"):
-            assert sender.submit(url, {"p1": "visit"}, "visit") is True
-            assert sender.submit(url, {"p1": "visit"}, "visit") is False
-            assert sender.submit(url, {"p1": "visit"}, "visit") is False
-    finally:
-        answer.set()
-    assert sender.flush(timeout=10)
-    [warning] = [record for record in caplog.records if record.name == "cdp_bridge.tracking"]
-    assert "new events are dropped" in warning.getMessage()
-    assert sender.submit(url, {"p1": "visit"}, "visit") is True  # room again
-    assert sender.flush(timeout=10)
-
-
-def test_an_unknown_event_is_refused_at_once(raptor):
+def test_an_unknown_event_is_refused_at_once_with_or_without_consent(raptor):
     raptor()
     with pytest.raises(ValueError, match="Unknown tracking event 'order'"):
         track("order", "lap-0007")
+    with pytest.raises(ValueError, match="Unknown tracking event 'order'"):
+        track("order", "lap-0007", consented=True)

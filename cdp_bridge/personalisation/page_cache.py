@@ -16,7 +16,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.cache import cache_page
 from django.views.decorators.vary import vary_on_headers
 
-from cdp_bridge.personalisation import segments_for_request
+from cdp_bridge.personalisation.visitor_segments import segments_for_request
 
 SEGMENTS_HEADER = "X-CDP-Segments"
 SEGMENTS_META_KEY = "HTTP_X_CDP_SEGMENTS"
