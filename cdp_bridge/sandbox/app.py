@@ -93,24 +93,26 @@ class SandboxApp:
     def stream(self, request: Request, account: str) -> Response | Drop:
         if request.method != "POST":
             return Response.json({"error": "The Streaming API takes POST."}, 405, Allow="POST")
+        draft = "x-isdraft" in request.headers
+        stream_id = request.headers.get("x-streamid")
         fault = self.faults.draw()
-        if fault == "drop":
-            self.log(f"POST {request.path}: dropped the connection (failure injection)")
-            return DROP
-        if fault in ("503", "429"):
-            self.log(f"POST {request.path}: answered {fault} (failure injection)")
+        if fault in ("drop", "503", "429"):
+            status = 0 if fault == "drop" else int(fault)
+            what = "dropped the connection" if fault == "drop" else f"answered {fault}"
+            self.store.add_refusal(account, stream_id, draft, status, f"Injected failure: {what}.")
+            self.log(f"POST {request.path}: {what} (failure injection)")
+            if fault == "drop":
+                return DROP
             return Response.json(
                 {"error": "Injected failure: send the batch again."},
-                int(fault),
+                status,
                 **{"Retry-After": str(self.faults.retry_after)},
             )
         if fault == "slow":
             self.sleep(self.faults.slow_seconds)
-        draft = "x-isdraft" in request.headers
         try:
             batch = parse_batch(account, request.headers, request.body)
         except BatchRefused as refusal:
-            stream_id = request.headers.get("x-streamid")
             self.store.add_refusal(account, stream_id, draft, refusal.status, refusal.message)
             self.log(f"POST {request.path}: {refusal.status} {refusal.message}")
             return Response.json({"error": refusal.message}, refusal.status)

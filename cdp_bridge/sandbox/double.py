@@ -30,6 +30,7 @@ class RunningSandbox:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
         self.audience_path = directory / "audiences.yaml"
         self.audience_path.write_text("audiences: []\n")
         self.membership_api_key = secrets.token_urlsafe(16)

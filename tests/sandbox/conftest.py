@@ -23,3 +23,24 @@ def post_batch(url, rows=None, *, body=None, draft=False, stream=STREAM, account
         sent["x-isdraft"] = "true"
     data = body if body is not None else requests.models.complexjson.dumps(rows).encode()
     return requests.post(f"{url}/stream/{account}", data=data, headers=sent, timeout=10)
+
+
+SOURCES = {
+    "user": {"user": {"model": "auth.User"}},
+    "content": {"article": {"model": "testapp.Article", "name_field": "title"}},
+    "product": {"product": {"model": "testapp.Product", "code_field": "sku", "name_field": "name"}},
+}
+
+
+@pytest.fixture
+def site_config(settings):
+    """The site's own CDP configuration, as its test settings would have it (no CDP address)."""
+    from ..webhook.conftest import configuration
+
+    settings.CDP_BRIDGE = configuration(sources=SOURCES)
+
+
+@pytest.fixture
+def site(site_config, cdp_sandbox):
+    """The sandbox, with the site's configuration (above) pointed at it by the fixture."""
+    return cdp_sandbox

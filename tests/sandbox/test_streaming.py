@@ -101,6 +101,7 @@ def test_failure_injection_answers_a_share_of_batches_with_an_error(sandbox, spe
     response = post_batch(sandbox.url, USERS)
     assert (response.status_code, response.headers["Retry-After"]) == (status, retry_after)
     assert sandbox.store.rows() == []
+    assert sandbox.store.batches()[0]["message"] == f"Injected failure: answered {status}."
 
 
 def test_failure_injection_can_drop_the_connection_or_answer_slowly(sandbox):
