@@ -260,9 +260,9 @@ class _Reader:
             if (audience := self.audience(item)) is not None
         )
         ids = [audience.id for audience in audiences]
-        for identifier in {i for i in ids if ids.count(i) > 1}:
-            line = next(a.line for a in audiences if a.id == identifier)
-            self.problem(line, f"two audiences have the id {identifier!r}.")
+        for index, audience in enumerate(audiences):
+            if audience.id in ids[:index]:
+                self.problem(audience.line, f"two audiences have the id {audience.id!r}.")
         activations = tuple(
             activation
             for item in self.items(document, "activations")
