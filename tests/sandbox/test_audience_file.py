@@ -85,7 +85,7 @@ def test_activations_and_the_file_itself_are_checked_too(tmp_path):
     """
     assert problems(tmp_path, text) == [
         "line 4: two audiences have the id 'a'.",
-        "line 7: an activation needs 'client_secret'.",
+        "line 7: activation 'site' needs 'client_secret'.",
         "line 9: activation 'site': base_url must be the site's webhook URL "
         "(https://site/cdp/webhook), not 'ftp://site'.",
         "line 11: activation 'site': no audience has the id 'b'.",
