@@ -16,7 +16,9 @@ def sandbox(tmp_path):
     running.stop()
 
 
-def post_batch(url, rows=None, *, body=None, draft=False, stream=STREAM, account="12345", **headers):
+def post_batch(
+    url, rows=None, *, body=None, draft=False, stream=STREAM, account="12345", **headers
+):
     """POST a batch to the sandbox's Streaming API as the export does."""
     sent = {"x-streamid": stream, "Content-Type": "application/json", **headers}
     if draft:

@@ -93,9 +93,7 @@ def test_a_large_audience_is_sent_in_snapshot_parts_applied_when_the_last_arrive
     exported, webhook
 ):
     everyone = {"id": "everyone", "all": [{"have": "login", "contains": "user"}]}
-    exported.define(
-        [everyone], [exported.site_activation(webhook, ["everyone"], snapshot_size=4)]
-    )
+    exported.define([everyone], [exported.site_activation(webhook, ["everyone"], snapshot_size=4)])
     [report] = exported.activate()
     assert report.lines == [
         "everyone full, snapshot part 1 of 2 (4 members): 200 applied",

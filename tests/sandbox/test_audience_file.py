@@ -48,10 +48,14 @@ def test_a_yaml_error_names_the_file_and_line(tmp_path):
     ("condition", "expected"),
     [
         ("- did: browse", "line 4: audience 'a': unknown event type 'browse'; the tracked events"),
-        ("- have: age\n        greater: 40\n        less: 30",
-         "line 4: audience 'a': 'have: age' is impossible: greater than 40 and less than 30."),
-        ("- have: born\n        after: 2000-01-01\n        before: 1990-01-01",
-         "line 4: audience 'a': 'have: born' is impossible: after 2000-01-01 and before 1990-01-01"),
+        (
+            "- have: age\n        greater: 40\n        less: 30",
+            "line 4: audience 'a': 'have: age' is impossible: greater than 40 and less than 30.",
+        ),
+        (
+            "- have: born\n        after: 2000-01-01\n        before: 1990-01-01",
+            "line 4: audience 'a': 'have: born' is impossible: after 2000-01-01 and before 1990-01-01",
+        ),
         ("- have: country\n        in: []", "line 5: audience 'a': in an empty list"),
         ("- have: age\n        greater: forty", "line 5: audience 'a': greater needs a number"),
         ("- have: born\n        before: someday", "line 5: audience 'a': before needs a date"),

@@ -20,8 +20,9 @@ def catalogue(db):
     users = [User.objects.create_user(f"user{n}", f"user{n}@example.com") for n in range(12)]
     articles = [Article.objects.create(title=f"Article {n}") for n in range(3)]
     products = [
-        Product.objects.create(sku=f"SKU-{n}", name=f"Product {n}", product_type="laptop",
-                               price=Decimal("9.90"))
+        Product.objects.create(
+            sku=f"SKU-{n}", name=f"Product {n}", product_type="laptop", price=Decimal("9.90")
+        )
         for n in range(4)
     ]
     return users, articles, products

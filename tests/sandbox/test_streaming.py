@@ -27,7 +27,7 @@ USERS = [
         ({"body": b'[{"id": 1, "tags": ["a"]}]'}, 400, "row 0 column 'tags' is an array"),
         ({"body": b'[{"id": 1, "x": {"y": 1}}]'}, 400, "row 0 column 'x' is an object"),
         ({"body": b'[{"id": NaN}]'}, 400, "not JSON"),
-        ({"body": b"[{\"id\": \xff}]"}, 400, "not UTF-8"),
+        ({"body": b'[{"id": \xff}]'}, 400, "not UTF-8"),
         ({"body": b'[{"": 1}]'}, 400, "an empty column name"),
     ],
 )
@@ -96,7 +96,9 @@ def test_the_data_manager_infers_types_and_flags_changes_and_rows_without_an_ide
 @pytest.mark.parametrize(
     ("spec", "status", "retry_after"), [("503:1", 503, "3"), ("429:1", 429, "3")]
 )
-def test_failure_injection_answers_a_share_of_batches_with_an_error(sandbox, spec, status, retry_after):
+def test_failure_injection_answers_a_share_of_batches_with_an_error(
+    sandbox, spec, status, retry_after
+):
     sandbox.app.faults = Faults.parse(spec, retry_after=3)
     response = post_batch(sandbox.url, USERS)
     assert (response.status_code, response.headers["Retry-After"]) == (status, retry_after)
