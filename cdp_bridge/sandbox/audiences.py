@@ -8,6 +8,7 @@ activated (the site matches members by ``userid``); the membership API also answ
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -135,8 +136,9 @@ def _equal(value: Any, expected: Any) -> bool:
 class AudienceSource:
     """The audience file, re-read when it changes; a broken file keeps the last good one."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, log: Callable[[str], None] = lambda line: None) -> None:
         self.path = path
+        self.log = log
         self.current: AudienceFile | None = None
         self.problems: tuple[Problem, ...] = ()
         self._seen: float | None = None
@@ -158,4 +160,7 @@ class AudienceSource:
                     self.problems = ()
                 except AudienceFileInvalid as error:
                     self.problems = error.problems
+                    kept = "the last good audiences stay in use" if self.current else "no audiences"
+                    for problem in self.problems:
+                        self.log(f"{problem} ({kept})")
             return self.current or AudienceFile(self.path)

@@ -65,7 +65,9 @@ class RunningSandbox:
         system.setdefault("global", {}).setdefault("cdp", {}).update(
             {
                 "stream_base_url": self.url,
-                "data_export": {f"{kind}_data": {"transport": "stream_file"} for kind in EXPORT_KINDS},
+                "data_export": {
+                    f"{kind}_data": {"transport": "stream_file"} for kind in EXPORT_KINDS
+                },
                 "tracking": {
                     "script_url": f"{self.url}/tracking/raptor.js",
                     "server_url": self.url,
@@ -121,7 +123,9 @@ class RunningSandbox:
 
     # -- what the test reads ----------------------------------------------------------------------
 
-    def rows(self, kind: str | None = None, *, draft: bool = False, scope: str = "default") -> list[dict[str, Any]]:
+    def rows(
+        self, kind: str | None = None, *, draft: bool = False, scope: str = "default"
+    ) -> list[dict[str, Any]]:
         """The rows received (after upserts), of one kind's stream in ``scope``, or of all."""
         stream_id = conf.get_scope(scope).stream(kind).stream_id if kind else None
         return self.store.rows(stream_id, draft=draft)

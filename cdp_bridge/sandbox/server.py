@@ -47,7 +47,7 @@ class Sandbox:
                 self.store.close()
                 raise SandboxError(_first(error)) from None
             self.store.set_setting(AUDIENCE_FILE_SETTING, str(audiences))
-        self.audiences = AudienceSource(audiences)
+        self.audiences = AudienceSource(audiences, log)
         self.log = log
         self.app = SandboxApp(self.store, self.audiences, faults, log)
         self.activate_every = activate_every
