@@ -66,7 +66,9 @@ Handler = Callable[[Request], Response | Drop]
 
 class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False  # a port in use must be reported, not shared
+    # Lets a restart bind while old connections linger (TIME_WAIT); a port another server
+    # listens on is still refused, and reported.
+    allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handle: Handler) -> None:
         self.handle = handle
