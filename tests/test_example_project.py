@@ -102,7 +102,7 @@ def test_the_readme_main_command_ends_with_the_banner_a_member_sees(manage):
     for step in steps:
         done = manage(*step[1:])
         assert done.returncode == 0, f"{step}: {done.stdout}{done.stderr}"
-    *_, segments, anonymous, member, see_it = done.stdout.strip().splitlines()
+    *_, anonymous, member, see_it = done.stdout.strip().splitlines()
     assert "The site's segment group example_segment_group_identifier" in done.stdout
     assert re.search(r"laptop-shoppers \(Laptop shoppers\): 334 members", done.stdout)
     assert re.search(r"lapsed-buyers \(Lapsed buyers\): 200 members", done.stdout)

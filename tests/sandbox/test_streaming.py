@@ -1,4 +1,4 @@
-"""The sandbox's Streaming API: as strict as Raptor documents it, and what its Data Manager shows."""
+"""The sandbox's Streaming API, as strict as Raptor documents it, and its Data Manager view."""
 
 import pytest
 import requests

@@ -1,4 +1,4 @@
-"""Tracked events reach the sandbox and make `did` audiences; the membership API answers visitors."""
+"""Tracked events reach the sandbox and make `did` audiences; the membership API answers."""
 
 import base64
 
