@@ -124,3 +124,38 @@ def test_activate_names_an_activation_the_file_does_not_have(tmp_path):
             "--audiences",
             str(audiences),
         )
+
+
+def test_while_serving_it_can_activate_every_few_seconds(tmp_path):
+    from cdp_bridge.sandbox.server import Sandbox
+
+    audiences = tmp_path / "audiences.yaml"
+    audiences.write_text(
+        "audiences: [{id: a, all: [{did: buy}]}]\n"
+        "activations:\n"
+        "  - {name: shop, client_id: c, client_secret: s, base_url: 'http://127.0.0.1:9/cdp/webhook',\n"
+        "     segment_group_identifier: g, audiences: [a], attempts: 1}\n"
+    )
+    lines = []
+    sandbox = Sandbox(
+        tmp_path / "state",
+        audiences,
+        address=("127.0.0.1", 0),
+        log=lines.append,
+        activate_every=0.1,
+    ).start()
+    try:
+        deadline = time.monotonic() + STARTUP_LIMIT
+        while len(lines) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sandbox.stop()
+    assert (
+        lines[:2]
+        == [
+            "Activation 'shop': the site at http://127.0.0.1:9/cdp/webhook did not accept the "
+            "delivery after 1 attempts (last: connection failed (ConnectionError)). Check that the "
+            "site is up and activate again."
+        ]
+        * 2
+    )
