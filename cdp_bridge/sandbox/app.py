@@ -227,7 +227,7 @@ class SandboxApp:
             "masked": mask_secret(stream["stream_id"]),
             "account_warning": None
             if digits in ACCOUNT_DIGITS
-            else f"Raptor's account ids have four or five digits, {stream['account']} {digits}.",
+            else f"{stream['account']} has {digits} digits; Raptor's account ids have 4 or 5.",
         }
 
     def stream_page(self, number: int, request: Request) -> dict[str, Any] | None:
