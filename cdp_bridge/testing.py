@@ -12,6 +12,10 @@ settings); clear it between tests, as you would ``django.core.mail.outbox``::
 
 ``export_row()`` builds one row exactly as the export does, with only the processors you pass
 (and the built-ins), so that one processor can be tested alone.
+
+``cdp_sandbox`` is a pytest fixture (also registered as a pytest plugin by cdp-bridge): a local
+CDP sandbox on a free port, with the site's configuration pointed at it, whose received rows a
+test reads and whose activations it runs against a live server (docs/sandbox.md).
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from cdp_bridge.conf.schema import EXPORT_KINDS
 from cdp_bridge.export.processors import Row
 from cdp_bridge.export.rows import ModelRows, UserRows
 from cdp_bridge.export.transports import SentBatch, outbox
+from cdp_bridge.sandbox.double import RunningSandbox
+from cdp_bridge.sandbox.pytest_plugin import cdp_sandbox
 
-__all__ = ["SentBatch", "export_row", "outbox"]
+__all__ = ["RunningSandbox", "SentBatch", "cdp_sandbox", "export_row", "outbox"]
 
 
 def export_row(

@@ -105,22 +105,37 @@ def seed_users(count: int, rng: random.Random) -> int:
             )
 
     added = 0
+    today = timezone.localdate()
     for chunk in batched(users(), BATCH):
         with transaction.atomic():
             user_model.objects.bulk_create(chunk)
             names = [user.username for user in chunk]  # type: ignore[attr-defined]
-            ids = user_model.objects.filter(username__in=names).values_list("pk", flat=True)
+            found = user_model.objects.filter(username__in=names).values_list("pk", "username")
             CustomerProfile.objects.bulk_create(
                 CustomerProfile(
                     user_id=pk,
                     country=rng.choice(COUNTRIES),
                     newsletter=rng.random() < 0.3,
                     date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randrange(20000)),
+                    **shopping_facts(int(username.removeprefix("customer")), today),
                 )
-                for pk in ids
+                for pk, username in found
             )
         added += len(chunk)
     return added
+
+
+def shopping_facts(number: int, today: date) -> dict[str, object]:
+    """The demo shopping history of customer ``number``: every third customer's favourite is
+    laptops, every fifth last ordered over half a year ago, every other one recently."""
+    kinds = [Product.ProductType.ACCESSORY, Product.ProductType.LAPTOP, Product.ProductType.PHONE]
+    if number % 5 == 1:
+        last_order: date | None = today - timedelta(days=200 + number % 150)
+    elif number % 2 == 0:
+        last_order = today - timedelta(days=number % 60)
+    else:
+        last_order = None
+    return {"favourite_product_type": kinds[number % 3], "last_order_on": last_order}
 
 
 def seed_products(count: int, rng: random.Random) -> int:
@@ -194,25 +209,33 @@ def seed_articles(count: int, rng: random.Random) -> int:
     return len(articles)
 
 
-# Demo audiences, until the CDP's activation writes real ones: every nth customer is a member,
-# so customer0000001 (password demo-password) is in both.
-DEMO_SEGMENTS = {"laptop-shoppers": ("Laptop shoppers", 3), "lapsed-buyers": ("Lapsed buyers", 5)}
+# Demo audiences, until the CDP's activation writes real ones, by the rules of the example's
+# sandbox audiences (config/cdp_sandbox.yaml), so customer0000001 (password demo-password) is in
+# both. Once the CDP has connected to the group, its activation decides.
+SEGMENT_GROUP = "example_segment_group_identifier"
+LAPSED_AFTER_DAYS = 180
 
 
 def seed_segments() -> str:
-    group = SegmentGroup.objects.get(identifier="example_segment_group_identifier")
+    group, created = SegmentGroup.objects.get_or_create(
+        identifier=SEGMENT_GROUP, defaults={"name": "CDP audiences"}
+    )
     if group.is_locked:
         return "left alone: the CDP's activation manages the segment group"
-    customers = get_user_model().objects.filter(username__startswith="customer")
-    numbered = [
-        (int(name.removeprefix("customer")), pk)
-        for pk, name in customers.values_list("pk", "username")
-    ]
-    counts = []
-    for identifier, (name, every) in DEMO_SEGMENTS.items():
+    profiles = CustomerProfile.objects.filter(user__username__startswith="customer")
+    lapsed_before = timezone.localdate() - timedelta(days=LAPSED_AFTER_DAYS)
+    rules = {
+        "laptop-shoppers": ("Laptop shoppers", {"favourite_product_type": "laptop"}),
+        "lapsed-buyers": ("Lapsed buyers", {"last_order_on__lt": lapsed_before}),
+    }
+    user_model = get_user_model()
+    counts = [f"segment group {SEGMENT_GROUP} created"] if created else []
+    for identifier, (name, rule) in rules.items():
         segment = Segment.objects.filter(group=group, identifier=identifier).first()
         segment = segment or segmentation.create_segment(group, identifier, name)
-        members = [customers.model(pk=pk) for number, pk in numbered if number % every == 1]
+        members = [
+            user_model(pk=pk) for pk in profiles.filter(**rule).values_list("user_id", flat=True)
+        ]
         segmentation.assign_users_to_segment(segment, members)
         counts.append(f"{identifier} {segment.memberships.count()} members")
     return ", ".join(counts)

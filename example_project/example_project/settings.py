@@ -79,6 +79,17 @@ LOGIN_REDIRECT_URL = LOGOUT_REDIRECT_URL = "home"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TIMEZONE = TIME_ZONE  # beat reads the export schedule on the site's clock
 
+# Where the CDP's services are (config/cdp.yaml reads them from the environment): Raptor's,
+# unless the environment or .env names others. The README's demo (manage.py cdp_demo) points
+# them at a local sandbox (manage.py cdp_sandbox, docs/sandbox.md).
+CDP_SERVICES = {
+    "CDP_STREAM_BASE_URL": "https://in.raptorsmartadvisor.com",
+    "CDP_TRACKING_SCRIPT_URL": "https://deliver.raptorstatic.com/script/raptor-3.0.min.js",
+    "CDP_TRACKING_SERVER_URL": "https://t.raptorsmartadvisor.com",
+}
+for name, default in CDP_SERVICES.items():
+    os.environ.setdefault(name, default)
+
 # The CDP configuration, in the format of Ibexa's ibexa_cdp.yaml.
 CDP_BRIDGE = load_yaml(BASE_DIR / "config" / "cdp.yaml")
 

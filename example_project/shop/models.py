@@ -52,6 +52,11 @@ class CustomerProfile(models.Model):
     date_of_birth = models.DateField(null=True, blank=True)
     country = models.CharField(max_length=2, blank=True)
     newsletter = models.BooleanField(default=False)
+    # What the shop knows of the customer's shopping; exported for the CDP's audiences.
+    favourite_product_type = models.CharField(
+        max_length=20, choices=Product.ProductType.choices, blank=True
+    )
+    last_order_on = models.DateField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"

@@ -1,0 +1,121 @@
+"""``manage.py cdp_sandbox``: a local CDP to develop against; ``cdp_sandbox activate [NAME]``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from cdp_bridge.sandbox.activation import ActivationFailed, activate_all
+from cdp_bridge.sandbox.audience_file import AudienceFileInvalid, read_audience_file
+from cdp_bridge.sandbox.faults import Faults, FaultSpecInvalid
+from cdp_bridge.sandbox.server import DEFAULT_DATA, Sandbox, SandboxError, audience_file_of
+from cdp_bridge.sandbox.store import Store
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve a local stand-in for Raptor's CDP (Streaming API, tracking, audiences, "
+        "activations, membership API, web UI) until Ctrl-C; or, with 'activate [NAME]', run "
+        "the activations of the audience file once."
+    )
+    requires_system_checks: list[str] = []  # the sandbox is not the site: its checks are its own
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", nargs="?", choices=["serve", "activate"], default="serve")
+        parser.add_argument("name", nargs="?", help="activate: the activation (default: all).")
+        parser.add_argument("--addrport", default="127.0.0.1:8765", help="Where to listen.")
+        parser.add_argument(
+            "--data", type=Path, default=DEFAULT_DATA, help=f"State directory ({DEFAULT_DATA})."
+        )
+        parser.add_argument("--audiences", type=Path, help="The audience file (YAML).")
+        parser.add_argument(
+            "--fail",
+            default="",
+            metavar="SPEC",
+            help="Failure injection on the Streaming API, e.g. 503:0.2,429:0.1,drop:0.05,slow:0.1",
+        )
+        parser.add_argument("--retry-after", type=int, default=1, help="Seconds sent with 429/503.")
+        parser.add_argument("--slow-seconds", type=float, default=2.0, help="Delay of 'slow'.")
+        parser.add_argument("--seed", type=int, help="Seed of the failure injection's draws.")
+        parser.add_argument(
+            "--activate-every", type=float, metavar="SECONDS", help="Activate periodically."
+        )
+        parser.add_argument(
+            "--base-url", help="activate: send to this webhook URL instead of the activation's."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "activate":
+            self.activate(options)
+        else:
+            if options["name"]:
+                raise CommandError(f"Unexpected argument {options['name']!r}.")
+            self.serve(options)
+
+    def serve(self, options: dict[str, Any]) -> None:
+        host, _, port = options["addrport"].rpartition(":")
+        if not port.isdigit():
+            raise CommandError(f"--addrport {options['addrport']!r}: write HOST:PORT.")
+        try:
+            faults = Faults.parse(
+                options["fail"],
+                retry_after=options["retry_after"],
+                slow_seconds=options["slow_seconds"],
+                seed=options["seed"],
+            )
+            sandbox = Sandbox(
+                options["data"],
+                options["audiences"],
+                address=(host or "127.0.0.1", int(port)),
+                faults=faults,
+                log=self.stdout.write,
+                activate_every=options["activate_every"],
+            ).start()
+        except (SandboxError, FaultSpecInvalid) as error:
+            raise CommandError(str(error)) from None
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        url = sandbox.url
+        self.stdout.write(
+            f"CDP sandbox at {url}/ (state in {options['data']}, audiences from "
+            f"{sandbox.audiences.path or 'no file'}; failures: {faults.describe()}).\n"
+            f"Point the site at it: stream_base_url {url}, tracking.script_url "
+            f"{url}/tracking/raptor.js, tracking.server_url {url}, membership.base_url {url}.\n"
+            "Quit with CONTROL-C.",
+        )
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        sandbox.stop()
+        self.stdout.write("CDP sandbox stopped.")
+
+    def activate(self, options: dict[str, Any]) -> None:
+        store = Store(options["data"])
+        try:
+            path = options["audiences"] or audience_file_of(store)
+            if path is None:
+                raise CommandError(
+                    f"No audience file: pass --audiences FILE (no sandbox was started with "
+                    f"--data {options['data']})."
+                )
+            try:
+                audience_file = read_audience_file(path)
+            except AudienceFileInvalid as error:
+                raise CommandError(str(error.problems[0])) from None
+            try:
+                reports = activate_all(
+                    store, audience_file, options["name"], base_url=options["base_url"]
+                )
+            except ActivationFailed as error:
+                raise CommandError(str(error)) from None
+        finally:
+            store.close()
+        for report in reports:
+            for line in report.lines:
+                self.stdout.write(f"Activation {report.name}: {line}")

@@ -1,0 +1,112 @@
+"""Running a sandbox: bind, serve on a thread, activate periodically, stop cleanly."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from cdp_bridge.sandbox.activation import ActivationFailed, activate_all
+from cdp_bridge.sandbox.app import SandboxApp
+from cdp_bridge.sandbox.audience_file import AudienceFileInvalid, read_audience_file
+from cdp_bridge.sandbox.audiences import AudienceSource
+from cdp_bridge.sandbox.faults import Faults
+from cdp_bridge.sandbox.http import SandboxHTTPServer
+from cdp_bridge.sandbox.store import Store
+
+DEFAULT_ADDRESS = ("127.0.0.1", 8765)
+DEFAULT_DATA = Path("var/cdp_sandbox")
+AUDIENCE_FILE_SETTING = "audience_file"
+
+
+class SandboxError(Exception):
+    """The sandbox cannot start or do what was asked; the message says what to do."""
+
+
+class Sandbox:
+    """A sandbox bound to an address, its state under ``data``; ``start()`` serves on a thread."""
+
+    def __init__(
+        self,
+        data: Path = DEFAULT_DATA,
+        audiences: Path | None = None,
+        *,
+        address: tuple[str, int] = DEFAULT_ADDRESS,
+        faults: Faults | None = None,
+        log: Callable[[str], None] = lambda line: None,
+        activate_every: float | None = None,
+    ) -> None:
+        self.store = Store(data)
+        audiences = audiences or audience_file_of(self.store)
+        if audiences is not None:
+            audiences = audiences.resolve()
+            try:
+                read_audience_file(audiences)
+            except AudienceFileInvalid as error:
+                self.store.close()
+                raise SandboxError(_first(error)) from None
+            self.store.set_setting(AUDIENCE_FILE_SETTING, str(audiences))
+        self.audiences = AudienceSource(audiences, log)
+        self.log = log
+        self.app = SandboxApp(self.store, self.audiences, faults, log)
+        self.activate_every = activate_every
+        self.stopping = threading.Event()
+        try:
+            self.http = SandboxHTTPServer(address, self.app)
+        except OSError as error:
+            self.store.close()
+            host, port = address
+            if error.errno == errno.EADDRINUSE:
+                raise SandboxError(
+                    f"Port {port} on {host} is already in use (another cdp_sandbox, or the "
+                    "site?): stop that, or choose another port with --addrport."
+                ) from None
+            raise SandboxError(f"Cannot listen on {host}:{port}: {error.strerror}.") from None
+        self.threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self.http.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Sandbox:
+        serving = threading.Thread(
+            target=self.http.serve_forever, args=(0.05,), name="cdp-sandbox", daemon=True
+        )
+        serving.start()
+        self.threads.append(serving)
+        if self.activate_every:
+            timer = threading.Thread(target=self._activate_periodically, daemon=True)
+            timer.start()
+            self.threads.append(timer)
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.http.shutdown()
+        self.http.server_close()
+        for thread in self.threads:
+            thread.join(10)
+        self.store.close()
+
+    def _activate_periodically(self) -> None:
+        assert self.activate_every
+        while not self.stopping.wait(self.activate_every):
+            with self.app.activation_lock:
+                try:
+                    for report in activate_all(self.store, self.audiences.get()):
+                        self.log(f"Activation {report.name}: {', '.join(report.lines)}")
+                except ActivationFailed as error:
+                    self.log(str(error))
+
+
+def audience_file_of(store: Store) -> Path | None:
+    """The audience file the sandbox with this state was last started with."""
+    recorded = store.setting(AUDIENCE_FILE_SETTING)
+    return Path(recorded) if recorded else None
+
+
+def _first(error: AudienceFileInvalid) -> str:
+    more = len(error.problems) - 1
+    return str(error.problems[0]) + (f" ({more} more problems)" if more > 0 else "")

@@ -1,0 +1,161 @@
+"""``manage.py cdp_sandbox`` as a user runs it: serving until SIGTERM, and its one-line errors."""
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.core.management import CommandError, call_command
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_LIMIT = 30  # seconds; a limit, not a measurement
+
+
+def sandbox_command(*args, **kwargs):
+    return [sys.executable, "-m", "django", "cdp_sandbox", "--settings=tests.settings", *args]
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run(*args):
+    return subprocess.run(
+        sandbox_command(*args), cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_it_serves_until_sigterm_and_keeps_its_state_across_a_restart(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ("--addrport", f"127.0.0.1:{port}", "--data", str(tmp_path))
+    for restart in (False, True):
+        server = subprocess.Popen(
+            sandbox_command(*args),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + STARTUP_LIMIT
+        while True:
+            try:
+                page = requests.get(f"{url}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
+                time.sleep(0.1)
+        if not restart:
+            batch = requests.post(
+                f"{url}/stream/12345",
+                json=[{"id": 1, "login": "ada"}],
+                headers={"x-streamid": "0a1b2c3d-4e5f6a7b-8c9d0e1f-2a3b4c5d"},
+                timeout=5,
+            )
+            assert batch.status_code == 200
+        else:
+            assert "0a1b…4c5d" in page.text  # the stream of the first run, masked
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=15)
+        assert server.returncode == 0, err
+        assert f"CDP sandbox at {url}/" in out
+        assert out.strip().endswith("CDP sandbox stopped.")
+    assert (tmp_path / "sandbox.sqlite3").exists()
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run("--addrport", f"127.0.0.1:{port}", "--data", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"CommandError: Port {port} on 127.0.0.1 is already in use (another cdp_sandbox, or the "
+        "site?): stop that, or choose another port with --addrport."
+    )
+
+
+def test_a_broken_audience_file_stops_the_start_naming_file_and_line(tmp_path):
+    audiences = tmp_path / "audiences.yaml"
+    audiences.write_text("audiences:\n  - id: a\n    all:\n      - did: browse\n")
+    done = run(
+        "--addrport",
+        f"127.0.0.1:{free_port()}",
+        "--data",
+        str(tmp_path),
+        "--audiences",
+        str(audiences),
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"CommandError: {audiences}, line 4: audience 'a': unknown event")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["activate"], "No audience file: pass --audiences FILE"),
+        (["--fail", "500:0.1"], "unknown failure '500'"),
+        (["--addrport", "localhost"], "--addrport 'localhost': write HOST:PORT."),
+    ],
+)
+def test_wrong_arguments_are_one_line(tmp_path, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("cdp_sandbox", *args, "--data", str(tmp_path))
+
+
+def test_activate_names_an_activation_the_file_does_not_have(tmp_path):
+    audiences = tmp_path / "audiences.yaml"
+    audiences.write_text("audiences: []\n")
+    with pytest.raises(CommandError, match=r"has no activation 'shop' \(activations: none\)"):
+        call_command(
+            "cdp_sandbox",
+            "activate",
+            "shop",
+            "--data",
+            str(tmp_path),
+            "--audiences",
+            str(audiences),
+        )
+
+
+def test_while_serving_it_can_activate_every_few_seconds(tmp_path):
+    from cdp_bridge.sandbox.server import Sandbox
+
+    audiences = tmp_path / "audiences.yaml"
+    audiences.write_text(
+        "audiences: [{id: a, all: [{did: buy}]}]\n"
+        "activations:\n"
+        "  - {name: shop, client_id: c, client_secret: s, base_url: 'http://127.0.0.1:9/cdp/webhook',\n"
+        "     segment_group_identifier: g, audiences: [a], attempts: 1}\n"
+    )
+    lines = []
+    sandbox = Sandbox(
+        tmp_path / "state",
+        audiences,
+        address=("127.0.0.1", 0),
+        log=lines.append,
+        activate_every=0.1,
+    ).start()
+    try:
+        deadline = time.monotonic() + STARTUP_LIMIT
+        while len(lines) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sandbox.stop()
+    assert (
+        lines[:2]
+        == [
+            "Activation 'shop': the site at http://127.0.0.1:9/cdp/webhook did not accept the "
+            "delivery after 1 attempts (last: connection failed (ConnectionError)). Check that the "
+            "site is up and activate again."
+        ]
+        * 2
+    )
