@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from cdp_bridge.conf.placeholders import PlaceholderError, resolve
-from cdp_bridge.tracking import EVENT_TYPES
+from cdp_bridge.tracking.events import EVENT_TYPES
 
 # The head script queues a page view before any event; Raptor counts it as an event type too.
 TRACKED_EVENTS = (*EVENT_TYPES, "pageview")

@@ -7,8 +7,8 @@ import requests
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from cdp_bridge import conf, server_tracking
-from cdp_bridge.membership import anonymous_segments, fetch_memberships
+from cdp_bridge import conf, tracking
+from cdp_bridge.personalisation.audience_api import fetch_audiences, visitor_audiences
 from tests.testapp.models import Category, Product
 
 pytestmark = pytest.mark.django_db(transaction=True)  # track() sends after commit
@@ -30,8 +30,8 @@ def laptop(db):
 
 
 def track(*args, **kwargs):
-    assert server_tracking.track(*args, **kwargs)
-    assert server_tracking.flush(10)
+    assert tracking.track(*args, consented=True, **kwargs)
+    assert tracking.flush(10)
 
 
 def test_server_side_events_make_did_audiences(site, laptop):
@@ -57,9 +57,9 @@ def test_the_membership_api_answers_an_anonymous_visitor_by_cookie(site, laptop)
     for _ in range(2):
         track("visit", laptop, cookie_id="visitor-1")
     scope = conf.get_scope()
-    assert fetch_memberships(scope.membership, "visitor-1") == {"laptop-viewers", "never-bought"}
-    assert anonymous_segments(scope, "visitor-1") == {"laptop-viewers", "never-bought"}
-    assert fetch_memberships(scope.membership, "nobody") == frozenset()  # 404: no profile
+    assert fetch_audiences(scope.membership, "visitor-1") == {"laptop-viewers", "never-bought"}
+    assert visitor_audiences(scope, "visitor-1") == {"laptop-viewers", "never-bought"}
+    assert fetch_audiences(scope.membership, "nobody") == frozenset()  # 404: no profile
 
 
 def test_the_membership_api_checks_the_activation_id_and_api_key(site):
@@ -84,4 +84,4 @@ def test_a_cookie_linked_to_a_user_gives_the_visitor_that_users_audiences(site, 
     requests.get(f"{site.url}/12345.rsa", params={"coid": "c-9", "ruid": ruid}, timeout=5)
     track("visit", laptop, user=ada)
     track("visit", laptop, user=ada)
-    assert fetch_memberships(conf.get_scope().membership, "c-9") == {"laptop-viewers"}
+    assert fetch_audiences(conf.get_scope().membership, "c-9") == {"laptop-viewers"}
