@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 from django.db.models import Field, Model
 from django.utils.module_loading import import_string
 
-from cdp_bridge.conf.schema import PROCESSOR_KINDS
+from cdp_bridge.conf.kinds import PROCESSOR_KINDS
 from cdp_bridge.exceptions import ExportError
 
 Scalar = str | int | float | bool | Decimal | None
