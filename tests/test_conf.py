@@ -253,7 +253,7 @@ def test_settings_objects_are_frozen(cdp_config):
         ),
         (
             {"system": {"default": {"cdp": {"activations": [{"client_id": "x"}]}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E022",
             "system.default.cdp.activations[0].client_secret",
         ),
         (
@@ -262,37 +262,37 @@ def test_settings_objects_are_frozen(cdp_config):
                     "default": {"cdp": {"activations": [{**ACTIVATION, "require_signature": True}]}}
                 }
             },
-            "cdp_bridge.E002",
+            "cdp_bridge.E022",
             "system.default.cdp.activations[0].signing_secret",
         ),
         (
             {"system": {"default": {"cdp": {"data_export": {"user_data": {"transport": "ftp"}}}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E024",
             "system.default.cdp.data_export.user_data.transport",
         ),
         (
             {"system": {"default": {"cdp": {"data_export": {"user_data": {"transport": "file"}}}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E022",
             "system.default.cdp.data_export.user_data.file.directory",
         ),
         (
             {"system": {"default": {"cdp": {"data_export": {"user_data": {"batch_size": 0}}}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E023",
             "system.default.cdp.data_export.user_data.batch_size",
         ),
         (
             {"system": {"default": {"cdp": {"tracking": {"user_id": "email"}}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E024",
             "system.default.cdp.tracking.user_id",
         ),
         (
             {"sources": {"content": {"article": {"name_field": "title"}}}},
-            "cdp_bridge.E002",
-            "sources.content.article",
+            "cdp_bridge.E022",
+            "sources.content.article.model",
         ),
         (
             {"sources": {"content": {"article": {"model": "Article"}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E028",
             "sources.content.article.model",
         ),
         (
@@ -302,10 +302,10 @@ def test_settings_objects_are_frozen(cdp_config):
         ),
         ({"bulk_async_threshold": "many"}, "cdp_bridge.E002", "bulk_async_threshold"),
         ({"webhook": {"max_body_byte": 1}}, "cdp_bridge.E001", "webhook.max_body_byte"),
-        ({"webhook": {"queue": "rq"}}, "cdp_bridge.E002", "webhook.queue"),
+        ({"webhook": {"queue": "rq"}}, "cdp_bridge.E024", "webhook.queue"),
         (
             {"processors": {"user_item": [{"priority": 5}]}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E022",
             "processors.user_item[0].path",
         ),
     ],
@@ -339,7 +339,7 @@ def test_runtime_use_of_a_broken_configuration_raises_with_the_key_path(cdp_conf
     with pytest.raises(ConfigurationError) as raised:
         conf.get_scope()
     message = str(raised.value)
-    assert "system.default.cdp.account_number: the account number must be numeric" in message
+    assert "system.default.cdp.account_number: must be a whole number, not str 'x'." in message
     assert "(1 more: run manage.py check)" in message
 
 
@@ -461,7 +461,7 @@ def test_a_tracking_parameter_must_be_a_known_name_and_a_raptor_position(cdp_con
     typo = problems["system.default.cdp.tracking.parameters.prise"]
     assert (typo.check_id, typo.hint) == ("cdp_bridge.E001", "Did you mean 'price'?")
     wrong = problems["system.default.cdp.tracking.parameters.quantity"]
-    assert wrong.check_id == "cdp_bridge.E002"
+    assert wrong.check_id == "cdp_bridge.E027"
     assert "'q5' is not a Raptor tracking parameter" in wrong.message
 
 
@@ -475,6 +475,6 @@ def test_service_urls_must_be_http_urls(cdp_config, key, url):
     for part in reversed(key.split(".")):
         block = {part: block}
     report = cdp_config({"system": {"default": {"cdp": block}}})
-    assert ("cdp_bridge.E002", f"system.default.cdp.{key}") in {
+    assert ("cdp_bridge.E025", f"system.default.cdp.{key}") in {
         (p.check_id, p.path) for p in report.problems
     }

@@ -125,9 +125,9 @@ def test_a_placeholder_of_the_wrong_type_is_reported(yaml_config, monkeypatch):
                 data_export: {user_data: {batch_size: '%env(int:CDP_BATCH)%'}}
         """)
     (problem,) = report.problems
-    assert problem.check_id == "cdp_bridge.E002"
+    assert problem.check_id == "cdp_bridge.E031"
     assert problem.path == "ibexa.system.default.cdp.data_export.user_data.batch_size"
-    assert "CDP_BATCH is not a valid int" in problem.message
+    assert "CDP_BATCH does not hold a whole number" in problem.message
 
 
 def test_malformed_yaml_names_the_file_line_and_column(yaml_config):
