@@ -103,7 +103,10 @@ def _membership_without_base_url(values: Mapping[str, Any]) -> tuple[str, str] |
 
 
 MODEL_OR_QUERYSET = ClassRule(
-    REQUIRED, _needs_model_or_queryset, "Add model: 'app_label.ModelName', or a queryset."
+    REQUIRED,
+    _needs_model_or_queryset,
+    "Add model: 'app_label.ModelName', or a queryset.",
+    {"anyOf": [{"required": ["model"]}, {"required": ["queryset"]}]},
 )
 MEMBERSHIP_NEEDS_BASE_URL = ClassRule(
     "cdp_bridge.W005",

@@ -38,12 +38,14 @@ class ClassRule:
     """A rule about several fields of one settings object, checked once it is complete.
 
     ``problem`` receives the values read (by field name; absent fields are missing) and
-    returns the field to report and what is wrong, or None.
+    returns the field to report and what is wrong, or None. ``json_schema`` is what JSON Schema
+    can say of the rule.
     """
 
     check_id: str
     problem: Callable[[Mapping[str, Any]], tuple[str, str] | None]
     hint: str = ""
+    json_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
