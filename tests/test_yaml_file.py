@@ -313,20 +313,16 @@ EXPECTED_WARNINGS = {
 
 
 @pytest.fixture
-def ibexa_example(settings, tmp_path, monkeypatch):
+def ibexa_example(yaml_config, monkeypatch):
     """Configure one of Ibexa's examples, with ``extra`` deep-merged into it."""
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
 
     def configure(name, extra=None):
         document = yaml.safe_load((FIXTURES / name).read_text())
-        path = tmp_path / name
-        path.write_text(yaml.safe_dump(deep_merge(document, extra or {})))
-        settings.CDP_BRIDGE = conf.load_yaml(path)
-        return conf.inspect_settings()
+        return yaml_config(yaml.safe_dump(deep_merge(document, extra or {})), name=name)
 
-    yield configure
-    conf.reload()
+    return configure
 
 
 @pytest.fixture

@@ -24,7 +24,13 @@ from typing import Any, Literal
 from cdp_bridge.conf.document import yaml_sections
 from cdp_bridge.conf.legacy import CURRENT_ACTIVATIONS, CURRENT_USER_STREAM
 from cdp_bridge.conf.placeholders import PLACEHOLDER
-from cdp_bridge.conf.reader import Declared, declared_fields, is_settings_class, without_none
+from cdp_bridge.conf.reader import (
+    Declared,
+    declared_fields,
+    is_settings_class,
+    key_tree,
+    without_none,
+)
 from cdp_bridge.conf.schema import SCOPE_KEYS, CdpBridgeSettings, ScopeSettings, StreamSettings
 from cdp_bridge.conf.spec import Setting
 
@@ -84,16 +90,7 @@ class _Generator:
 
     def object_of(self, cls: type[Any], kind: str | None = None) -> dict[str, Any]:
         """The object a settings class is written as: its keys, nested sections included."""
-        tree: dict[str, Any] = {}
-        for declared in declared_fields(cls):
-            only_for = declared.setting.only_for_kinds
-            if not declared.setting.read or (only_for and kind not in only_for):
-                continue
-            node = tree
-            for part in declared.key[:-1]:
-                node = node.setdefault(part, {})
-            node[declared.key[-1]] = declared
-        schema = self._object(tree, (cls.__doc__ or "").strip().splitlines()[0])
+        schema = self._object(key_tree(cls, kind), (cls.__doc__ or "").strip().splitlines()[0])
         required = [d.key[0] for d in declared_fields(cls) if d.required]
         if required:
             schema["required"] = required

@@ -100,6 +100,23 @@ def _declare(cls: type[Any]) -> tuple[Declared, ...]:
     return tuple(declared)
 
 
+def key_tree(cls: type[Any], kind: str | None = None) -> dict[str, Any]:
+    """The keys a settings class is written with: each a Declared field, or a nested section.
+
+    ``kind`` leaves out the keys of other kinds of items (``code_field`` is for products).
+    """
+    tree: dict[str, Any] = {}
+    for declared in declared_fields(cls):
+        only_for = declared.setting.only_for_kinds
+        if not declared.setting.read or (only_for and kind not in only_for):
+            continue
+        node = tree
+        for part in declared.key[:-1]:
+            node = node.setdefault(part, {})
+        node[declared.key[-1]] = declared
+    return tree
+
+
 def without_none(tp: Any) -> tuple[Any, bool]:
     """``X | None`` as ``(X, True)``; any other type as ``(type, False)``."""
     if typing.get_origin(tp) in (Union, types.UnionType):
@@ -194,17 +211,8 @@ class Reader:
         if not isinstance(raw, Mapping):
             self.wrong_type(NO_SETTING, path, "a mapping", raw)
             return {}
-        kind = self._kind_of(cls, path)
-        tree: dict[str, Any] = {}
-        for declared in declared_fields(cls):
-            only_for = declared.setting.only_for_kinds
-            if not declared.setting.read or (only_for and kind not in only_for):
-                continue
-            node = tree
-            for part in declared.key[:-1]:
-                node = node.setdefault(part, {})
-            node[declared.key[-1]] = declared
         values: dict[str, Any] = {}
+        tree = key_tree(cls, self._kind_of(cls, path))
         self._walk(tree, raw, path, values, handled_elsewhere)
         return values
 

@@ -50,7 +50,25 @@ class ClassRule:
 
 @dataclass(frozen=True)
 class Setting:
-    """What a field declares besides its type and default; see ``setting()``."""
+    """What a field declares besides its type and default. Every key but ``doc`` is optional.
+
+    * ``key``: where the value is written, relative to the enclosing mapping, when it is not the
+      field's name: ``("stream_file", "stream_id")``.
+    * ``read=False``: not written in the configuration; the reader fills it in (``from_path``:
+      the item's key or index at that position of its key path; ``whole_path``: the key path).
+    * ``wrong_type``, ``hint``: the check id and hint of a value of the wrong type.
+    * ``minimum`` (``exclusive_minimum``): the lower bound of a number (cdp_bridge.E023).
+    * ``allow_empty``: an empty string is a value (otherwise cdp_bridge.E026).
+    * ``rules``: what the value must satisfy besides its type, each with its own check id.
+    * ``required_when=(field, value)``: required when another field has that value.
+    * ``keys``: the keys a mapping may have, by the key each is stored under; without it the
+      keys are names the user chooses.
+    * ``only_for_kinds``: the key exists only in items of these kinds (their ``kind`` field).
+    * ``refers_to=(collection, check id)``: the value must name one of a collection (``scopes``).
+    * ``section``: for a top-level key, the section of the YAML file it goes under.
+    * ``same_as``: the key path, in the same ``system`` block, of the key this one is another
+      spelling of (Ibexa's ``connector_raptor.customer_id`` is ``cdp.account_number``).
+    """
 
     doc: str
     key: tuple[str, ...] | None = None
@@ -71,63 +89,14 @@ class Setting:
     same_as: tuple[str, ...] | None = None
 
 
-def setting(
-    doc: str,
-    *,
-    key: str | tuple[str, ...] | None = None,
-    read: bool = True,
-    wrong_type: str = WRONG_TYPE,
-    hint: str = "",
-    minimum: float | None = None,
-    exclusive_minimum: bool = False,
-    allow_empty: bool = False,
-    rules: tuple[Rule, ...] = (),
-    required_when: tuple[str, object] | None = None,
-    keys: Mapping[str, str] | tuple[str, ...] | None = None,
-    from_path: int | None = None,
-    whole_path: bool = False,
-    only_for_kinds: tuple[str, ...] | None = None,
-    refers_to: tuple[str, str] | None = None,
-    section: str | None = None,
-    same_as: tuple[str, ...] | None = None,
-) -> dict[str, Setting]:
-    """A field's metadata. Every argument but ``doc`` is optional.
+def setting(doc: str, **options: Any) -> dict[str, Setting]:
+    """A field's metadata: ``doc`` and any of ``Setting``'s keys.
 
-    * ``key``: where the value is written, relative to the enclosing mapping, when it is not the
-      field's name: ``("stream_file", "stream_id")``.
-    * ``read=False``: not written in the configuration; the reader fills it in (``from_path``:
-      the item's key or index at that position of its key path; ``whole_path``: the key path).
-    * ``wrong_type``, ``hint``: the check id and hint of a value of the wrong type.
-    * ``minimum`` (``exclusive_minimum``): the lower bound of a number (cdp_bridge.E023).
-    * ``allow_empty``: an empty string is a value (otherwise cdp_bridge.E026).
-    * ``rules``: what the value must satisfy besides its type, each with its own check id.
-    * ``required_when=(field, value)``: required when another field has that value.
-    * ``keys``: the keys a mapping may have (a mapping of written key to the key it is stored
-      under, or a tuple of keys); without it the keys are names the user chooses.
-    * ``only_for_kinds``: the key exists only in items of these kinds (their ``kind`` field).
-    * ``refers_to=(collection, check id)``: the value must name one of a collection (``scopes``).
-    * ``section``: for a top-level key, the section of the YAML file it goes under.
-    * ``same_as``: the key path, in the same ``system`` block, of the key this one is another
-      spelling of (Ibexa's ``connector_raptor.customer_id`` is ``cdp.account_number``).
+    ``key`` may be one name (``"client_secret"``), and ``keys`` a tuple of the keys a mapping
+    may have, each stored under its own name.
     """
-    return {
-        SETTING: Setting(
-            doc=doc,
-            key=(key,) if isinstance(key, str) else key,
-            read=read,
-            wrong_type=wrong_type,
-            hint=hint,
-            minimum=minimum,
-            exclusive_minimum=exclusive_minimum,
-            allow_empty=allow_empty,
-            rules=rules,
-            required_when=required_when,
-            keys=dict(zip(keys, keys, strict=True)) if isinstance(keys, tuple) else keys,
-            from_path=from_path,
-            whole_path=whole_path,
-            only_for_kinds=only_for_kinds,
-            refers_to=refers_to,
-            section=section,
-            same_as=same_as,
-        )
-    }
+    if isinstance(options.get("key"), str):
+        options["key"] = (options["key"],)
+    if isinstance(options.get("keys"), tuple):
+        options["keys"] = {key: key for key in options["keys"]}
+    return {SETTING: Setting(doc=doc, **options)}
