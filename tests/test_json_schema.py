@@ -101,6 +101,12 @@ def test_placeholders_are_accepted_wherever_a_value_is(validator):
     assert errors(validator, text) == []
 
 
+def test_a_processor_may_be_its_dotted_path_alone(validator):
+    text = "cdp_bridge: {processors: {field_value: [shop.cdp.Price, {path: shop.cdp.Size}]}}"
+    assert errors(validator, text) == []
+    assert errors(validator, "cdp_bridge: {processors: {field_value: [5]}}") != []
+
+
 def test_the_schema_describes_each_key_with_its_default(validator):
     stream = json_schema()["definitions"]["StreamSettings"]["properties"]
     assert stream["batch_size"]["default"] == 1000

@@ -132,12 +132,21 @@ class _Generator:
         if origin is tuple:
             item = typing.get_args(tp)[0]
             if is_settings_class(item):
-                return {"type": "array", "items": self.ref(item)}
+                return {"type": "array", "items": self.item(item)}
             one = self.scalar(item, setting)
             return any_of({"type": "array", "items": one}, one)
         if origin is Mapping:
             return self.mapping(typing.get_args(tp)[1], setting)
         return self.scalar(tp, setting)
+
+    def item(self, cls: type[Any]) -> dict[str, Any]:
+        """A list element: the settings object, or its shorthand (a processor's dotted path)."""
+        shorthand = getattr(cls, "SHORTHAND", None)
+        if shorthand is None:
+            return self.ref(cls)
+        declared = next(d for d in declared_fields(cls) if d.name == shorthand)
+        alone = {"description": declared.setting.doc, "type": "string", "minLength": 1}
+        return any_of(self.ref(cls), alone)
 
     def mapping(self, value_type: Any, setting: Setting) -> dict[str, Any]:
         inner, _ = without_none(value_type)
