@@ -1,7 +1,8 @@
 """System checks: every configuration problem, with a stable id and a hint.
 
-The rules about the configuration's shape live in ``conf.parser``; this module reports
-them, and adds the rules that need the app registry, the database or DEBUG.
+The rules about the configuration's shape are declared with its keys (``conf.schema``) and
+found when it is read; this module reports them, and adds the rules that need the app
+registry, the database, DEBUG or the export commands.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def check_settings(
         messages += check_segment_groups_exist(report)
         messages += check_webhook_queue(report)
         messages += check_schedule_options(report)
+        messages += check_schedule_sources(report)
     return messages
 
 
@@ -174,7 +176,7 @@ def check_person_identifier_fields(report: ConfigReport) -> list[CheckMessage]:
     user_model = get_user_model()
     messages: list[CheckMessage] = []
     for scope in report.settings.scopes.values():
-        for index, activation in enumerate(scope.activations):
+        for activation in scope.activations:
             field_name = activation.person_identifier_field
             if not field_name:
                 continue
@@ -192,9 +194,7 @@ def check_person_identifier_fields(report: ConfigReport) -> list[CheckMessage]:
                     problem,
                     hint="Name the unique user field that holds the CDP's userid (the id column "
                     "of the user export), or leave it out to use the primary key.",
-                    obj=report.key_path(
-                        "system", scope.name, "cdp", "activations", index, "person_identifier_field"
-                    ),
+                    obj=report.key_path(*activation.key_path, "person_identifier_field"),
                     id="cdp_bridge.E017",
                 )
             )
@@ -244,10 +244,8 @@ def check_segment_groups_exist(report: ConfigReport) -> list[CheckMessage]:
     assert report.settings is not None
     wanted: dict[str, str] = {}
     for scope in report.settings.scopes.values():
-        for index, activation in enumerate(scope.activations):
-            path = report.key_path(
-                "system", scope.name, "cdp", "activations", index, "segment_group_identifier"
-            )
+        for activation in scope.activations:
+            path = report.key_path(*activation.key_path, "segment_group_identifier")
             wanted.setdefault(activation.segment_group_identifier, path)
     if not wanted:
         return []
@@ -310,10 +308,46 @@ def check_schedule_options(report: ConfigReport) -> list[CheckMessage]:
                     problem,
                     hint=f"Give options that manage.py {command_name(entry)} accepts; until "
                     "then cdp_run_schedule refuses this entry and runs the others.",
-                    obj=report.key_path(
-                        "data_export", "schedule", entry.kind, entry.index, "options"
-                    ),
+                    obj=report.key_path(*entry.key_path, "options"),
                     id="cdp_bridge.E019",
                 )
             )
+    return messages
+
+
+def check_schedule_sources(report: ConfigReport) -> list[CheckMessage]:
+    """A schedule entry's --content-type, --product-type or --user-content-type names a source.
+
+    A source is Django's counterpart of an Ibexa content (or product, or user) type: an entry
+    copied from Ibexa fails every run until the source it names is configured.
+    """
+    from django.core.management import load_command_class
+
+    from cdp_bridge.export.sources import TYPE_OPTIONS
+    from cdp_bridge.schedule.runner import command_arguments, command_name, options_problem
+
+    assert report.settings is not None
+    messages: list[CheckMessage] = []
+    for entry in report.settings.schedule:
+        if options_problem(entry):
+            continue  # E019 says why the options cannot run
+        name = command_name(entry)
+        parser = load_command_class("cdp_bridge", name).create_parser("manage.py", name)
+        source = parser.parse_args(command_arguments(entry)).source
+        sources = report.settings.sources_of(entry.kind)
+        if source is None or source in sources:
+            continue
+        option = TYPE_OPTIONS[entry.kind]
+        messages.append(
+            Error(
+                f"schedule entry {entry.key} exports {option} {source!r}, but no {entry.kind} "
+                f"source has that name; the {entry.kind} sources are: "
+                f"{', '.join(sorted(sources)) or 'none'}.",
+                hint=f"Add sources.{entry.kind}.{source} naming the model to export (a source is "
+                f"Django's counterpart of an Ibexa {entry.kind} type; see docs/export.md), or "
+                "change the entry's options.",
+                obj=report.key_path(*entry.key_path, "options"),
+                id="cdp_bridge.E035",
+            )
+        )
     return messages

@@ -26,7 +26,7 @@ from typing import Any
 from django.db.models import Model
 
 from cdp_bridge.conf import SourceSettings
-from cdp_bridge.conf.schema import EXPORT_KINDS
+from cdp_bridge.conf.kinds import EXPORT_KINDS
 from cdp_bridge.export.processors import Row
 from cdp_bridge.export.rows import ModelRows, UserRows
 from cdp_bridge.export.transports import SentBatch, outbox

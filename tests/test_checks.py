@@ -1,5 +1,8 @@
 """System checks: each rule reported with its stable id, the key path and a hint."""
 
+import re
+from pathlib import Path
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -194,3 +197,63 @@ def test_checks_name_keys_as_written_in_a_yaml_file(settings, tmp_path, db):
         "ibexa.system.default.cdp.activations[0].segment_group_identifier"
     )
     assert messages["cdp_bridge.E011"].obj == "cdp_bridge.sources.content.article.name_field"
+
+
+def schedule_with(options, sources=None):
+    return {
+        "data_export": {
+            "schedule": {"content": [{"interval": "*/30 * * * *", "options": options}]}
+        },
+        "sources": sources or {"content": {"article": {"model": "testapp.Article"}}},
+    }
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["--no-draft --content-type=blog_post", "--content-type blog_post", "--content=blog_post"],
+)
+def test_a_schedule_entry_naming_a_source_that_does_not_exist(cdp_config, db, options):
+    message = messages_by_id(cdp_config, schedule_with(options))["cdp_bridge.E035"]
+    assert message.is_serious()
+    assert message.obj == "data_export.schedule.content[0].options"
+    assert message.msg == (
+        "schedule entry content[0] exports --content-type 'blog_post', but no content source "
+        "has that name; the content sources are: article."
+    )
+    assert "sources.content.blog_post" in message.hint
+
+
+def test_a_schedule_entry_naming_a_configured_source_passes(cdp_config, db):
+    messages = messages_by_id(cdp_config, schedule_with("--no-draft --content-type=article"))
+    assert "cdp_bridge.E035" not in messages
+    assert "cdp_bridge.E019" not in messages
+
+
+def test_manage_py_check_fails_where_the_cron_run_would(cdp_config, db):
+    cdp_config(schedule_with("--content-type=blog_post"))
+    with pytest.raises(SystemCheckError, match=r"cdp_bridge\.E035"):
+        call_command("check")
+
+
+def test_a_membership_api_without_a_base_url_is_a_warning_check(cdp_config, db):
+    membership = {"activation_id": "a-1", "api_key": "k-1"}
+    message = messages_by_id(
+        cdp_config, {"system": {"default": {"cdp": {"membership": membership}}}}
+    )["cdp_bridge.W005"]
+    assert not message.is_serious()
+    assert message.obj == "system.default.cdp.membership.base_url"
+
+
+def test_every_check_id_is_documented_with_an_anchor():
+    root = Path(__file__).resolve().parent.parent
+    used = set()
+    for path in (root / "cdp_bridge").rglob("*.py"):
+        used |= set(re.findall(r"cdp_bridge\.[EW]\d{3}", path.read_text()))
+    docs = (root / "docs" / "configuration.md").read_text()
+    undocumented = sorted(
+        check_id
+        for check_id in used
+        if f'<a id="{check_id.replace(".", "").lower()}"></a>`{check_id}`' not in docs
+    )
+    assert len(used) > 30
+    assert undocumented == []

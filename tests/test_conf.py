@@ -253,7 +253,7 @@ def test_settings_objects_are_frozen(cdp_config):
         ),
         (
             {"system": {"default": {"cdp": {"activations": [{"client_id": "x"}]}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E022",
             "system.default.cdp.activations[0].client_secret",
         ),
         (
@@ -262,37 +262,37 @@ def test_settings_objects_are_frozen(cdp_config):
                     "default": {"cdp": {"activations": [{**ACTIVATION, "require_signature": True}]}}
                 }
             },
-            "cdp_bridge.E002",
+            "cdp_bridge.E022",
             "system.default.cdp.activations[0].signing_secret",
         ),
         (
             {"system": {"default": {"cdp": {"data_export": {"user_data": {"transport": "ftp"}}}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E024",
             "system.default.cdp.data_export.user_data.transport",
         ),
         (
             {"system": {"default": {"cdp": {"data_export": {"user_data": {"transport": "file"}}}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E022",
             "system.default.cdp.data_export.user_data.file.directory",
         ),
         (
             {"system": {"default": {"cdp": {"data_export": {"user_data": {"batch_size": 0}}}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E023",
             "system.default.cdp.data_export.user_data.batch_size",
         ),
         (
             {"system": {"default": {"cdp": {"tracking": {"user_id": "email"}}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E024",
             "system.default.cdp.tracking.user_id",
         ),
         (
             {"sources": {"content": {"article": {"name_field": "title"}}}},
-            "cdp_bridge.E002",
-            "sources.content.article",
+            "cdp_bridge.E022",
+            "sources.content.article.model",
         ),
         (
             {"sources": {"content": {"article": {"model": "Article"}}}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E028",
             "sources.content.article.model",
         ),
         (
@@ -302,10 +302,10 @@ def test_settings_objects_are_frozen(cdp_config):
         ),
         ({"bulk_async_threshold": "many"}, "cdp_bridge.E002", "bulk_async_threshold"),
         ({"webhook": {"max_body_byte": 1}}, "cdp_bridge.E001", "webhook.max_body_byte"),
-        ({"webhook": {"queue": "rq"}}, "cdp_bridge.E002", "webhook.queue"),
+        ({"webhook": {"queue": "rq"}}, "cdp_bridge.E024", "webhook.queue"),
         (
             {"processors": {"user_item": [{"priority": 5}]}},
-            "cdp_bridge.E002",
+            "cdp_bridge.E022",
             "processors.user_item[0].path",
         ),
     ],
@@ -339,7 +339,7 @@ def test_runtime_use_of_a_broken_configuration_raises_with_the_key_path(cdp_conf
     with pytest.raises(ConfigurationError) as raised:
         conf.get_scope()
     message = str(raised.value)
-    assert "system.default.cdp.account_number: the account number must be numeric" in message
+    assert "system.default.cdp.account_number: must be a whole number, not str 'x'." in message
     assert "(1 more: run manage.py check)" in message
 
 
@@ -461,7 +461,7 @@ def test_a_tracking_parameter_must_be_a_known_name_and_a_raptor_position(cdp_con
     typo = problems["system.default.cdp.tracking.parameters.prise"]
     assert (typo.check_id, typo.hint) == ("cdp_bridge.E001", "Did you mean 'price'?")
     wrong = problems["system.default.cdp.tracking.parameters.quantity"]
-    assert wrong.check_id == "cdp_bridge.E002"
+    assert wrong.check_id == "cdp_bridge.E027"
     assert "'q5' is not a Raptor tracking parameter" in wrong.message
 
 
@@ -475,6 +475,372 @@ def test_service_urls_must_be_http_urls(cdp_config, key, url):
     for part in reversed(key.split(".")):
         block = {part: block}
     report = cdp_config({"system": {"default": {"cdp": block}}})
-    assert ("cdp_bridge.E002", f"system.default.cdp.{key}") in {
+    assert ("cdp_bridge.E025", f"system.default.cdp.{key}") in {
         (p.check_id, p.path) for p in report.problems
     }
+
+
+@pytest.mark.parametrize(
+    ("raw", "check_id", "path"),
+    [
+        ({"bulk_async_threshold": 0}, "cdp_bridge.E023", "bulk_async_threshold"),
+        (
+            {"system": {"default": {"cdp": {"membership": {"timeout": 0}}}}},
+            "cdp_bridge.E023",
+            "system.default.cdp.membership.timeout",
+        ),
+        (
+            {"system": {"default": {"cdp": {"activations": [{**ACTIVATION, "client_id": " "}]}}}},
+            "cdp_bridge.E026",
+            "system.default.cdp.activations[0].client_id",
+        ),
+        (
+            {
+                "system": {
+                    "default": {"cdp": {"activations": [{**ACTIVATION, "client_secret": []}]}}
+                }
+            },
+            "cdp_bridge.E026",
+            "system.default.cdp.activations[0].client_secret",
+        ),
+        ({"scopes": {"global": {}}}, "cdp_bridge.E029", "scopes.global"),
+        (
+            {"scopes": {"shop": {"groups": ["shop"]}}, "system": {"shop": {"cdp": {}}}},
+            "cdp_bridge.E029",
+            "system.shop",
+        ),
+        (
+            {"system": {"default": {"cdp": {"tracking": {"tracking_type": "browser"}}}}},
+            "cdp_bridge.E024",
+            "system.default.cdp.tracking.tracking_type",
+        ),
+        (
+            {"system": {"default": {"cdp": {"account_number": True}}}},
+            "cdp_bridge.E003",
+            "system.default.cdp.account_number",
+        ),
+        (
+            {"system": {"default": {"cdp": {"tracking": {"enabled": "yes"}}}}},
+            "cdp_bridge.E002",
+            "system.default.cdp.tracking.enabled",
+        ),
+        (
+            {"system": {"default": {"cdp": {"data_export": {"usr_data": {}}}}}},
+            "cdp_bridge.E001",
+            "system.default.cdp.data_export.usr_data",
+        ),
+        (
+            {"system": {"default": {"cdp": {"data_export": {"user_data": {"stream_file": "x"}}}}}},
+            "cdp_bridge.E002",
+            "system.default.cdp.data_export.user_data.stream_file",
+        ),
+        (
+            {"system": {"default": {"connector_raptor": {"customer_id": "12ab"}}}},
+            "cdp_bridge.E003",
+            "system.default.connector_raptor.customer_id",
+        ),
+        (
+            {"system": {"default": {"conector_raptor": {}}}},
+            "cdp_bridge.E001",
+            "system.default.conector_raptor",
+        ),
+    ],
+)
+def test_each_rule_has_its_own_check_id(cdp_config, raw, check_id, path):
+    report = cdp_config(raw)
+    assert (check_id, path) in {(p.check_id, p.path) for p in report.problems}, report.problems
+
+
+@pytest.mark.parametrize("priority", ["high", 1.5, True, None])
+def test_a_processor_priority_that_is_not_a_whole_number_is_an_error_not_a_traceback(
+    cdp_config, priority
+):
+    report = cdp_config(
+        {"processors": {"field_value": [{"path": "tests.processors.Upper", "priority": priority}]}}
+    )
+    (problem,) = report.problems
+    assert (problem.check_id, problem.path) == (
+        "cdp_bridge.E002",
+        "processors.field_value[0].priority",
+    )
+    assert "must be a whole number" in problem.message
+    with pytest.raises(ConfigurationError, match=r"processors\.field_value\[0\]\.priority"):
+        conf.cdp_settings()
+
+
+def test_problems_know_their_key_path_as_a_tuple(cdp_config):
+    report = cdp_config({"data_export": {"schedule": {"user": [{"interval": "61 * * * *"}]}}})
+    (problem,) = report.problems
+    assert problem.key == ("data_export", "schedule", "user", 0, "interval")
+    assert report.problems_under("data_export", "schedule") == (problem,)
+    assert report.problems_under("system") == ()
+
+
+def test_a_refused_schedule_entry_is_told_apart_from_the_entries_that_can_run(cdp_config):
+    report = cdp_config(
+        {
+            "data_export": {
+                "schedule": {
+                    "user": [
+                        {"interval": "*/15 * * * *", "options": "--no-draft"},
+                        {"interval": "0 0 31 2 *", "options": "--draft"},
+                    ],
+                    "content": [{"interval": "@hourly", "scope": "nowhere"}],
+                }
+            }
+        }
+    )
+    with pytest.raises(ConfigurationError):
+        report.require()
+    settings = report.require(tolerate=conf.SCHEDULE_KEY)
+    assert [entry.key for entry in settings.schedule] == ["user[0]"]
+    refused = {item.entry.key: item for item in report.refused_schedule}
+    assert set(refused) == {"user[1]", "content[0]"}
+    assert (refused["user[1]"].entry.interval, refused["user[1]"].entry.options) == (
+        "0 0 31 2 *",
+        "--draft",
+    )
+    assert [p.check_id for p in refused["user[1]"].problems] == ["cdp_bridge.E006"]
+    assert "never fires" in refused["user[1]"].reason
+    assert [p.check_id for p in refused["content[0]"].problems] == ["cdp_bridge.E014"]
+
+
+def test_tolerating_the_schedule_still_refuses_an_error_elsewhere(cdp_config):
+    report = cdp_config(
+        {
+            "system": {"default": {"cdp": {"account_number": "x"}}},
+            "data_export": {"schedule": {"user": [{"interval": "bad"}]}},
+        }
+    )
+    with pytest.raises(ConfigurationError, match=r"system\.default\.cdp\.account_number"):
+        report.require(tolerate=conf.SCHEDULE_KEY)
+
+
+def test_an_item_with_any_problem_is_left_out_rather_than_read_with_a_default(cdp_config):
+    report = cdp_config(
+        {
+            "system": {
+                "default": {
+                    "cdp": {
+                        "activations": [
+                            {**ACTIVATION, "require_signature": "yes", "signing_secret": "x" * 20}
+                        ]
+                    }
+                }
+            }
+        }
+    )
+    assert [p.check_id for p in report.problems] == ["cdp_bridge.E002"]
+    assert report.settings.scope("default").activations == ()
+
+
+def test_a_problem_inherited_by_several_scopes_is_reported_once_where_it_is_written(cdp_config):
+    report = cdp_config(
+        {
+            "scopes": {"shop_de": {}, "shop_en": {}},
+            "system": {
+                "default": {
+                    "cdp": {
+                        "activations": [
+                            ACTIVATION,
+                            {
+                                **ACTIVATION,
+                                "client_id": "other",
+                                "person_identifier_field": "username",
+                            },
+                        ]
+                    }
+                }
+            },
+        }
+    )
+    assert [(p.check_id, p.path) for p in report.problems] == [
+        ("cdp_bridge.E021", "system.default.cdp.activations[1].person_identifier_field")
+    ]
+
+
+def test_tracking_type_is_client_by_default_and_can_be_server(cdp_config):
+    cdp_config(
+        {
+            "scopes": {"shop": {}},
+            "system": {"shop": {"cdp": {"tracking": {"tracking_type": "server"}}}},
+        }
+    )
+    assert conf.get_scope("default").tracking.tracking_type == "client"
+    assert conf.get_scope("shop").tracking.tracking_type == "server"
+
+
+def test_ibexas_connector_raptor_keys_are_the_cdp_keys_they_stand_for(cdp_config):
+    report = cdp_config(
+        {
+            "system": {
+                "default": {
+                    "connector_raptor": {
+                        "enabled": False,
+                        "customer_id": 123456,
+                        "tracking_type": "server",
+                        "recommendations_api_key": "api-key",
+                        "recommendations_api_url": "https://reco.example",
+                    }
+                }
+            }
+        }
+    )
+    assert report.problems == ()
+    scope = conf.get_scope()
+    assert scope.account_number == 123456
+    assert (scope.tracking.enabled, scope.tracking.tracking_type) == (False, "server")
+    assert scope.connector_raptor.recommendations_api_key == "api-key"  # kept, not used yet
+
+
+def test_a_customer_id_that_agrees_with_the_account_number_is_fine(cdp_config):
+    report = cdp_config(
+        {
+            "system": {
+                "default": {
+                    "cdp": {"account_number": "123456"},
+                    "connector_raptor": {"customer_id": 123456},
+                }
+            }
+        }
+    )
+    assert report.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("default", "shop", "path"),
+    [
+        (
+            {"cdp": {"account_number": 123456}},
+            {"connector_raptor": {"customer_id": 654321}},
+            "system.shop.connector_raptor.customer_id",
+        ),
+        (
+            {"connector_raptor": {"tracking_type": "server"}},
+            {"cdp": {"tracking": {"tracking_type": "client"}}},
+            "system.default.connector_raptor.tracking_type",
+        ),
+        (
+            {"cdp": {"tracking": {"enabled": True}}},
+            {"connector_raptor": {"enabled": False}},
+            "system.shop.connector_raptor.enabled",
+        ),
+    ],
+)
+def test_a_connector_key_that_disagrees_with_its_cdp_key_is_an_error(
+    cdp_config, default, shop, path
+):
+    report = cdp_config({"scopes": {"shop": {}}, "system": {"default": default, "shop": shop}})
+    (problem,) = report.problems
+    assert (problem.check_id, problem.path) == ("cdp_bridge.E034", path)
+    assert "They are one setting" in problem.hint
+
+
+def test_ibexa_4x_user_data_streaming_is_read_as_the_user_stream_with_a_warning(cdp_config):
+    report = cdp_config(
+        {"system": {"default": {"cdp": {"user_data_streaming": {"stream_id": STREAM_ID}}}}}
+    )
+    (problem,) = report.problems
+    assert (problem.check_id, problem.path) == (
+        "cdp_bridge.W003",
+        "system.default.cdp.user_data_streaming",
+    )
+    assert "data_export: {user_data: {transport: stream_file" in problem.hint
+    assert conf.get_scope().stream("user").stream_id == STREAM_ID
+
+
+def test_a_bad_value_in_a_4x_form_is_reported_where_it_is_written(cdp_config):
+    report = cdp_config(
+        {"system": {"default": {"cdp": {"user_data_streaming": {"stream_id": "nope", "x": 1}}}}}
+    )
+    assert {(p.check_id, p.path) for p in report.problems} == {
+        ("cdp_bridge.W003", "system.default.cdp.user_data_streaming"),
+        ("cdp_bridge.E004", "system.default.cdp.user_data_streaming.stream_id"),
+        ("cdp_bridge.E001", "system.default.cdp.user_data_streaming.x"),
+    }
+
+
+def test_the_4x_and_the_current_user_stream_must_agree(cdp_config):
+    other = STREAM_ID.replace("0", "9")
+    report = cdp_config(
+        {
+            "system": {
+                "default": {
+                    "cdp": {
+                        "user_data_streaming": {"stream_id": other},
+                        "data_export": {"user_data": {"stream_file": {"stream_id": STREAM_ID}}},
+                    }
+                }
+            }
+        }
+    )
+    assert ("cdp_bridge.E034", "system.default.cdp.user_data_streaming.stream_id") in {
+        (p.check_id, p.path) for p in report.problems
+    }
+
+
+def test_ibexa_4x_activations_as_one_mapping_are_read_as_a_list_of_one(cdp_config):
+    report = cdp_config({"system": {"default": {"cdp": {"activations": ACTIVATION}}}})
+    (problem,) = report.problems
+    assert (problem.check_id, problem.path) == ("cdp_bridge.W004", "system.default.cdp.activations")
+    assert "activations: [{client_id: ..." in problem.hint
+    (activation,) = conf.get_scope().activations
+    assert activation.client_id == "raptor"
+
+
+def test_activations_by_name_are_read_in_order_and_their_problems_name_them(cdp_config):
+    report = cdp_config(
+        {
+            "system": {
+                "default": {
+                    "cdp": {
+                        "activations": {
+                            "newsletter": ACTIVATION,
+                            "shop": {**ACTIVATION, "client_id": "shop", "client_secret": "abc"},
+                        }
+                    }
+                }
+            }
+        }
+    )
+    assert {(p.check_id, p.path) for p in report.problems} == {
+        ("cdp_bridge.W004", "system.default.cdp.activations"),
+        ("cdp_bridge.E008", "system.default.cdp.activations.shop.client_secret"),
+    }
+    assert [a.client_id for a in report.settings.scope("default").activations] == ["raptor"]
+
+
+def test_a_legacy_mapping_with_one_client_id_twice_is_an_error_naming_the_second(cdp_config):
+    report = cdp_config(
+        {
+            "system": {
+                "default": {
+                    "cdp": {
+                        "activations": {
+                            "first": ACTIVATION,
+                            "second": {**ACTIVATION, "client_secret": OTHER_SECRET},
+                        }
+                    }
+                }
+            }
+        }
+    )
+    duplicate = problems_by_id(report)["cdp_bridge.E007"]
+    assert duplicate.path == "system.default.cdp.activations.second.client_id"
+    assert "'raptor'" in duplicate.message
+
+
+@pytest.mark.parametrize(
+    ("membership", "warned"),
+    [
+        ({"activation_id": "a-1", "api_key": "k-1"}, True),
+        ({"activation_id": "a-1", "api_key": "k-1", "base_url": "https://cdp-api.example"}, False),
+        ({"api_key": "k-1"}, False),
+    ],
+)
+def test_a_membership_api_without_a_base_url_is_a_warning(cdp_config, membership, warned):
+    report = cdp_config({"system": {"default": {"cdp": {"membership": membership}}}})
+    found = [(p.check_id, p.path, p.is_error) for p in report.problems]
+    expected = [("cdp_bridge.W005", "system.default.cdp.membership.base_url", False)]
+    assert found == (expected if warned else [])
+    assert conf.get_scope().membership.api_key == "k-1"  # a warning: the settings still load

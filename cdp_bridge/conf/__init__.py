@@ -7,7 +7,6 @@ depends on changes (``override_settings`` sends ``setting_changed``), or ``reloa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -16,35 +15,47 @@ from django.dispatch import receiver
 from django.http.request import split_domain_port
 from django.utils.http import is_same_domain
 
-from cdp_bridge.conf.parser import (
-    ConfigParser,
-    Problem,
-    is_valid_stream_id,
-    render_key_path,
-)
+from cdp_bridge.conf.document import read_configuration
+from cdp_bridge.conf.problems import KeyPath, Problem
+from cdp_bridge.conf.report import ConfigReport, RefusedEntry
 from cdp_bridge.conf.schema import (
+    SCHEDULE_KEY,
     Activation,
     CdpBridgeSettings,
+    MembershipSettings,
+    ProcessorReference,
+    RaptorConnectorSettings,
     ScheduleEntry,
     ScopeSettings,
     SourceSettings,
     StreamSettings,
+    TrackingSettings,
+    WebhookSettings,
 )
 from cdp_bridge.conf.yaml_file import YamlConfigFile, load_yaml
 from cdp_bridge.exceptions import ConfigurationError
+from cdp_bridge.export.stream_ids import is_valid_stream_id
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
 __all__ = [
+    "SCHEDULE_KEY",
     "Activation",
     "CdpBridgeSettings",
     "ConfigReport",
+    "KeyPath",
+    "MembershipSettings",
     "Problem",
+    "ProcessorReference",
+    "RaptorConnectorSettings",
+    "RefusedEntry",
     "ScheduleEntry",
     "ScopeSettings",
     "SourceSettings",
     "StreamSettings",
+    "TrackingSettings",
+    "WebhookSettings",
     "YamlConfigFile",
     "cdp_settings",
     "find_activation",
@@ -60,24 +71,6 @@ __all__ = [
 SETTINGS_READ = frozenset({"CDP_BRIDGE", "CDP_BRIDGE_CONFIG_FILE", "AUTH_USER_MODEL"})
 
 
-@dataclass(frozen=True)
-class ConfigReport:
-    """The configuration as read, with every problem found; ``settings`` is None if unreadable."""
-
-    settings: CdpBridgeSettings | None
-    problems: tuple[Problem, ...]
-    origin: str
-    prefixes: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> tuple[Problem, ...]:
-        return tuple(problem for problem in self.problems if problem.is_error)
-
-    def key_path(self, *parts: str | int) -> str:
-        """A key path as the configuration's author wrote it (with its YAML section)."""
-        return render_key_path(parts, self.prefixes)
-
-
 _report: ConfigReport | None = None
 
 
@@ -91,13 +84,7 @@ def inspect_settings() -> ConfigReport:
 
 def cdp_settings() -> CdpBridgeSettings:
     """The validated configuration; ConfigurationError names the first problem's key path."""
-    report = inspect_settings()
-    if report.errors or report.settings is None:
-        first = report.errors[0]
-        more = len(report.errors) - 1
-        suffix = f" ({more} more: run manage.py check)" if more else ""
-        raise ConfigurationError(f"CDP configuration ({report.origin}): {first}{suffix}")
-    return report.settings
+    return inspect_settings().require()
 
 
 def get_scope(name: str = "default") -> ScopeSettings:
@@ -165,6 +152,7 @@ def _read() -> ConfigReport:
                 "Fix the file, then run manage.py check again.",
             )
             return ConfigReport(None, (problem,), origin)
-    parser = ConfigParser(prefixes, default_user_model=settings.AUTH_USER_MODEL)
-    parsed = parser.parse(raw or {})
-    return ConfigReport(parsed, tuple(parser.problems), origin, prefixes)
+    reading = read_configuration(
+        {} if raw is None else raw, prefixes, default_user_model=settings.AUTH_USER_MODEL
+    )
+    return ConfigReport(reading.settings, reading.problems, origin, prefixes, reading.refused)

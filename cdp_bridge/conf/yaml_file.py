@@ -1,9 +1,10 @@
 """CDP_BRIDGE read from a YAML file: Ibexa's ``ibexa_cdp.yaml`` verbatim, or cdp_bridge's own keys.
 
-Ibexa's file has two top-level keys: ``ibexa.system.<scope>.cdp`` (per-scope settings) and
-``ibexa_cdp`` (global settings). cdp_bridge's additions (``scopes``, ``sources``, ``webhook``,
-``processors``) go under a third key, ``cdp_bridge``. A file with none of these three keys is
-read as the native ``CDP_BRIDGE`` dict written in YAML.
+Ibexa's file has two top-level keys: ``ibexa.system.<scope>`` (per-scope settings: ``cdp`` and
+``connector_raptor``) and ``ibexa_cdp`` (global settings). cdp_bridge's additions (``scopes``,
+``sources``, ``webhook``, ``processors``) go under a third key, ``cdp_bridge``; each key's section
+is declared with it in ``conf.schema``, and a key under another section is reported. A file with
+none of these three keys is read as the native ``CDP_BRIDGE`` dict written in YAML.
 """
 
 from __future__ import annotations
@@ -50,12 +51,13 @@ class YamlConfigFile(Mapping[str, Any]):
             )
         native: dict[str, Any] = {}
         prefixes: dict[str, str] = {}
-        ibexa = self._section(document, "ibexa")
-        for key, value in ibexa.items():
-            native[key] = value
-            prefixes[key] = "ibexa"
-        for section in ("ibexa_cdp", "cdp_bridge"):
+        for section in IBEXA_TOP_LEVEL_KEYS:
             for key, value in self._section(document, section).items():
+                if key in native:
+                    raise ConfigurationError(
+                        f"{self.path}: {key!r} is both under {prefixes[key]} and under "
+                        f"{section}; keep it under one of them."
+                    )
                 native[key] = value
                 prefixes[key] = section
         return native, prefixes

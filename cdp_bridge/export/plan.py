@@ -16,7 +16,6 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from cdp_bridge.conf import ScopeSettings, SourceSettings, StreamSettings, get_scope
-from cdp_bridge.conf.parser import STREAM_ID_HINT, is_valid_stream_id
 from cdp_bridge.exceptions import CdpBridgeError, ExportError
 from cdp_bridge.export.processors import registered_processors
 from cdp_bridge.export.rows import ModelRows, RowBuilder, UserRows
@@ -26,6 +25,7 @@ from cdp_bridge.export.sources import (
     select_source,
     source_queryset,
 )
+from cdp_bridge.export.stream_ids import STREAM_ID_HINT, is_valid_stream_id
 from cdp_bridge.export.transports import (
     FileTransport,
     MemoryTransport,

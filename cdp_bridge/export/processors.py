@@ -29,17 +29,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Field, Model, QuerySet
 from django.utils.module_loading import import_string
 
-from cdp_bridge.conf.parser import render_key_path
-from cdp_bridge.conf.schema import PROCESSOR_KINDS, ProcessorReference
+from cdp_bridge.conf.kinds import PROCESSOR_KINDS
+from cdp_bridge.conf.problems import render_key_path
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.field_types import FieldTypes
+
+if TYPE_CHECKING:
+    from cdp_bridge.conf.schema import ProcessorReference
 
 Scalar = str | int | float | bool | Decimal | None
 Row = dict[str, Scalar]

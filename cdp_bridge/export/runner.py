@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from django.utils import timezone
 
-from cdp_bridge.conf.schema import EXPORT_KINDS
+from cdp_bridge.conf.kinds import EXPORT_KINDS
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.batches import Batch, split_into_batches
 from cdp_bridge.export.plan import DRAFT_LIMIT, ExportOptions, ExportPlan, plan_export

@@ -20,8 +20,8 @@ from croniter import croniter
 from django.conf import settings
 from django.utils import timezone
 
-from cdp_bridge.conf.parser import CRON_MACROS
 from cdp_bridge.exceptions import ConfigurationError
+from cdp_bridge.schedule.cron import CRON_MACROS
 
 WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 

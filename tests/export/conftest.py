@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from werkzeug import Request, Response
 
-from cdp_bridge.conf.parser import deep_merge
+from cdp_bridge.conf.document import deep_merge
 from cdp_bridge.export import processors, transports
 
 from ..conftest import STREAM_ID

@@ -284,29 +284,29 @@ def test_a_decorated_rule_with_an_unknown_type_is_reported_by_the_check_too(cdp_
     [
         (
             {"path": f"{HERE}.TitleAsWords", "skip": {"fields": ["body"]}},
-            "cdp_bridge.E002",
-            "processors.field[0]",
-            "has both a path and a skip rule.",
+            "cdp_bridge.E036",
+            "processors.field[0].skip",
+            "an entry has both a path and a skip rule.",
         ),
-        ({"skip": {}}, "cdp_bridge.E002", "processors.field[0].skip", "names no fields"),
-        ({"skip": {"types": []}}, "cdp_bridge.E002", "processors.field[0].skip", "names no"),
+        ({"skip": {}}, "cdp_bridge.E026", "processors.field[0].skip.fields", "the skip rule names"),
+        ({"skip": {"types": []}}, "cdp_bridge.E026", "processors.field[0].skip.fields", "the skip"),
         ({"skip": {"type": ["JSONField"]}}, "cdp_bridge.E001", "processors.field[0].skip.type", ""),
-        ({"priority": 5}, "cdp_bridge.E002", "processors.field[0].path", "is required."),
+        ({"priority": 5}, "cdp_bridge.E022", "processors.field[0].path", "is required."),
     ],
 )
 def test_a_malformed_skip_entry_is_a_configuration_problem(
     cdp_config, entry, check_id, path, message
 ):
     report = cdp_config({"processors": {"field": [entry]}})
-    [problem] = report.problems
-    assert (problem.check_id, problem.path) == (check_id, path)
+    [problem] = [p for p in report.problems if (p.check_id, p.path) == (check_id, path)]
     assert problem.message.startswith(message)
 
 
 def test_skip_rules_belong_to_field_processors_only(cdp_config):
     report = cdp_config({"processors": {"field_value": [{"skip": {"fields": ["body"]}}]}})
     assert [(p.check_id, p.path) for p in report.problems] == [
-        ("cdp_bridge.E001", "processors.field_value[0].skip")
+        ("cdp_bridge.E001", "processors.field_value[0].skip"),
+        ("cdp_bridge.E022", "processors.field_value[0].path"),
     ]
 
 

@@ -400,7 +400,7 @@ def test_a_mistyped_tracking_type_is_a_configuration_error_naming_its_key(cdp_co
     )
     [problem] = report.problems
     assert (problem.check_id, problem.path) == (
-        "cdp_bridge.E002",
+        "cdp_bridge.E024",
         "system.default.cdp.tracking.tracking_type",
     )
     assert "'backend' is not one of client, server" in problem.message
