@@ -23,7 +23,7 @@ from django.db.models import Model
 from django.utils.module_loading import import_string
 
 from cdp_bridge.conf import ConfigReport, SourceSettings, inspect_settings
-from cdp_bridge.conf.schema import PROCESSOR_KINDS
+from cdp_bridge.conf.kinds import PROCESSOR_KINDS
 from cdp_bridge.exceptions import ConfigurationError, ExportError
 from cdp_bridge.export.processors import from_settings, registrations, rule_problems
 
@@ -130,7 +130,7 @@ def check_processors(report: ConfigReport) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for kind, references in report.settings.processors.items():
         for index, reference in enumerate(references):
-            if reference.skip is not None:
+            if reference.path is None:  # a skip rule
                 continue
             try:
                 import_string(reference.path)

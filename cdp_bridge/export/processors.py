@@ -155,7 +155,8 @@ def from_settings(
     reference: ProcessorReference, where: tuple[str | int, ...], kind: str
 ) -> Registration:
     """The processor a settings entry names: a skip rule, or a dotted path."""
-    if reference.skip is not None:
+    if reference.path is None:  # the reader lets an entry be a path or a skip rule, never neither
+        assert reference.skip is not None
         rule = SkipFields(*reference.skip.fields, types=reference.skip.types)
         return Registration(rule, reference.priority, (*where, "skip"))
     processor = load_processor(reference.path, kind, render_key_path(where, {}))

@@ -14,7 +14,7 @@ import yaml
 
 from cdp_bridge import conf
 from cdp_bridge.conf import YamlConfigFile
-from cdp_bridge.conf.schema import EXPORT_KINDS
+from cdp_bridge.conf.kinds import EXPORT_KINDS
 from cdp_bridge.sandbox.activation import ActivationReport, Sleep, activate_all
 from cdp_bridge.sandbox.audience_file import read_audience_file
 from cdp_bridge.sandbox.audiences import members, profiles
