@@ -77,7 +77,7 @@ REFUSAL_STATUS: dict[type[WebhookRejected], int] = {
 
 
 @dataclass(frozen=True)
-class ErrorAnswer:
+class HttpError:
     """One error answer, before it is put in the view's own form."""
 
     status: int
@@ -134,7 +134,7 @@ class JsonErrorView(APIView):
         """``data`` in the form ``serializer`` documents."""
         return serializer(data).data
 
-    def error_body(self, error: ErrorAnswer) -> Any:
+    def error_body(self, error: HttpError) -> Any:
         """``{"error": {"code", "message", "details"}}``."""
         body: dict[str, Any] = {"code": error.code, "message": error.message}
         if error.details:
@@ -147,22 +147,22 @@ class JsonErrorView(APIView):
             return self.internal_error(exc)
         return Response(self.error_body(error), status=error.status, headers=error.headers)
 
-    def describe_error(self, exc: Exception) -> ErrorAnswer | None:
+    def describe_error(self, exc: Exception) -> HttpError | None:
         """The answer to an expected error; None for an unexpected one (a 500)."""
         if isinstance(exc, WebhookRejected):
             status = next(
                 REFUSAL_STATUS[kind] for kind in type(exc).__mro__ if kind in REFUSAL_STATUS
             )
-            return ErrorAnswer(status, exc.code, exc.message, exc.details)
+            return HttpError(status, exc.code, exc.message, exc.details)
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             challenge = {"WWW-Authenticate": self.challenge()}
-            return ErrorAnswer(401, "invalid_credentials", _detail(exc), headers=challenge)
+            return HttpError(401, "invalid_credentials", _detail(exc), headers=challenge)
         if isinstance(exc, exceptions.MethodNotAllowed):
             allow = {"Allow": ", ".join(m.upper() for m in self.http_method_names)}
-            return ErrorAnswer(405, "method_not_allowed", _detail(exc), headers=allow)
+            return HttpError(405, "method_not_allowed", _detail(exc), headers=allow)
         if isinstance(exc, DATABASE_UNAVAILABLE):
             logger.warning("Webhook request answered 503: the database is unavailable: %s", exc)
-            return ErrorAnswer(
+            return HttpError(
                 503,
                 "unavailable",
                 "The site's database is unavailable; send the request again later.",
@@ -178,7 +178,7 @@ class JsonErrorView(APIView):
         """
         request: HttpRequest = getattr(self.request, "_request", self.request)
         got_request_exception.send(sender=type(self), request=request)
-        error = ErrorAnswer(
+        error = HttpError(
             500,
             "internal_error",
             "The site failed to process the request; its administrators have the error.",
@@ -333,16 +333,16 @@ class TokenView(JsonErrorView):
             headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
         )
 
-    def describe_error(self, exc: Exception) -> ErrorAnswer | None:
+    def describe_error(self, exc: Exception) -> HttpError | None:
         if isinstance(exc, TokenError):
             return exc.answer
         if isinstance(exc, exceptions.ParseError | exceptions.UnsupportedMediaType):
-            return ErrorAnswer(400, "invalid_request", _detail(exc))
+            return HttpError(400, "invalid_request", _detail(exc))
         if isinstance(exc, SuspiciousOperation):  # Django refused to read the form
             logger.warning("Token request refused: %s", exc)
             if isinstance(exc, TooManyFieldsSent):
-                return ErrorAnswer(400, "invalid_request", "The token request has too many fields.")
-            return ErrorAnswer(400, "invalid_request", "The token request is malformed.")
+                return HttpError(400, "invalid_request", "The token request has too many fields.")
+            return HttpError(400, "invalid_request", "The token request is malformed.")
         return super().describe_error(exc)
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -354,7 +354,7 @@ class TokenView(JsonErrorView):
         response["Cache-Control"] = "no-store"
         return response
 
-    def error_body(self, error: ErrorAnswer) -> Any:
+    def error_body(self, error: HttpError) -> Any:
         """RFC 6749 §5.2: ``error`` and ``error_description``."""
         code = TOKEN_ERROR_CODES.get(error.code, error.code)
         return self.render(
@@ -375,7 +375,7 @@ class TokenError(Exception):
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
-        self.answer = ErrorAnswer(status, code, message)
+        self.answer = HttpError(status, code, message)
 
 
 class SchemaView(JsonErrorView):
