@@ -66,7 +66,7 @@ def bulk(n: int) -> None:
     from django.db import connection, transaction
 
     from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership, WebhookDelivery
-    from cdp_bridge.webhook.deliveries import process_delivery
+    from cdp_bridge.webhook.queue import process_delivery
 
     users = ensure_users(n + n // 100 + 10_000)
     group, _ = SegmentGroup.objects.get_or_create(identifier=settings.GROUP, defaults={"name": "b"})

@@ -25,7 +25,7 @@ from cdp_bridge.models import (
     SegmentMembership,
     WebhookDelivery,
 )
-from cdp_bridge.webhook import deliveries
+from cdp_bridge.webhook.reapplying import reapply
 
 BODY_PREVIEW_CHARS = 10_000
 DELIVERY_FIELDS = (
@@ -274,7 +274,7 @@ class WebhookDeliveryAdmin(RecordAdmin):
 
     @admin.display(description=_("delivery"))
     def key(self, delivery: WebhookDelivery) -> str:
-        return delivery.delivery_id or f"sha256:{delivery.body_hash[:12]}…"
+        return Truncator(delivery.reference).chars(40)
 
     @admin.display(description=_("error"))
     def short_error(self, delivery: WebhookDelivery) -> str:
@@ -297,7 +297,7 @@ class WebhookDeliveryAdmin(RecordAdmin):
         skipped = queryset.count() - failed.count()
         outcomes: dict[str, int] = {}
         for delivery in failed:
-            status = deliveries.reapply(delivery).status
+            status = reapply(delivery).status
             outcomes[status] = outcomes.get(status, 0) + 1
         for status, count in outcomes.items():
             label = WebhookDelivery.Status(status).label

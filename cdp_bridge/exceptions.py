@@ -1,6 +1,12 @@
 """The exceptions cdp_bridge raises: one root, each also a subclass of Django's own."""
 
+from typing import ClassVar
+
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
+
+# Errors meaning "the database cannot be reached": the work is left as it was, to be retried.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 class CdpBridgeError(Exception):
@@ -24,23 +30,64 @@ class TrackingEventError(CdpBridgeError, ValueError):
 
 
 class WebhookRejected(CdpBridgeError, SuspiciousOperation):
-    """A webhook request that is refused with a 4xx status, a stable error code and a reason.
+    """A webhook request refused for what it sent, with a stable error ``code`` and a reason.
 
+    Each subclass is one kind of refusal; the view answers each with its own 4xx status.
     ``details`` lists each problem as ``{"path": <JSON pointer>, "message": ...}``.
     """
 
-    def __init__(
-        self, status: int, code: str, message: str, details: list[dict[str, str]] | None = None
-    ) -> None:
+    code: ClassVar[str]
+
+    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
-        self.status = status
-        self.code = code
         self.message = message
         self.details = details or []
 
     def as_result(self) -> dict[str, object]:
         """What a stored delivery keeps of the refusal (its ``result``)."""
-        return {"status": self.status, "code": self.code, "details": self.details}
+        return {"code": self.code, "details": self.details}
+
+
+class InvalidJson(WebhookRejected):
+    """The body is not JSON: not UTF-8, not valid gzip, or not well-formed."""
+
+    code = "invalid_json"
+
+
+class InvalidPayload(WebhookRejected):
+    """The JSON is not a valid delivery; ``details`` says where and why."""
+
+    code = "invalid_payload"
+
+
+class LengthRequired(WebhookRejected):
+    """A chunked body that the web server hands on undecoded, so it cannot be read."""
+
+    code = "length_required"
+
+
+class PayloadTooLarge(WebhookRejected):
+    """The body, compressed or decompressed, is larger than ``webhook.max_body_bytes``."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(WebhookRejected):
+    """The body is not ``application/json``, or is encoded with anything but gzip."""
+
+    code = "unsupported_media_type"
+
+
+class SegmentGroupMismatch(WebhookRejected):
+    """The delivery names another segment group than the authenticated activation's."""
+
+    code = "segment_group_mismatch"
+
+
+class SegmentGroupNotFound(WebhookRejected):
+    """The activation's segment group has not been created on the site yet."""
+
+    code = "segment_group_not_found"
 
 
 class ExportError(CdpBridgeError):

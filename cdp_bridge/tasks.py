@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from cdp_bridge.exceptions import DATABASE_UNAVAILABLE
 from cdp_bridge.schedule.runner import run_entry_by_key, run_export_command
-from cdp_bridge.webhook.deliveries import UNAVAILABLE, process_delivery
+from cdp_bridge.webhook.queue import CELERY_TASK, process_delivery
 
 
 @shared_task(  # type: ignore[untyped-decorator]
-    name="cdp_bridge.process_queued_delivery",
+    name=CELERY_TASK,  # the webhook sends it by this name
     # The delivery stays queued while the database is away: try again, more slowly each time.
-    autoretry_for=UNAVAILABLE,
+    autoretry_for=DATABASE_UNAVAILABLE,
     retry_backoff=True,
     max_retries=8,
 )

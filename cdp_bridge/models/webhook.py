@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+MAX_DELIVERY_ID_LENGTH = 255
+
 
 class WebhookDelivery(models.Model):
     """One request the CDP's activation made to the webhook, and what became of it.
 
-    ``idempotency_key`` (the ``X-CDP-Delivery-Id``, or the body's hash) is held by the one
+    ``idempotency_key`` (from the ``X-CDP-Delivery-Id``, or the body's hash) is held by the one
     delivery that was accepted with it; a resend is stored as a duplicate pointing at that
     delivery, and a failed delivery gives the key up so that the CDP's retry can be applied.
     """
@@ -30,7 +32,7 @@ class WebhookDelivery(models.Model):
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     delivery_id = models.CharField(
         _("delivery id"),
-        max_length=255,
+        max_length=MAX_DELIVERY_ID_LENGTH,
         blank=True,
         help_text=_("The X-CDP-Delivery-Id header, when the CDP sent one."),
     )
@@ -38,7 +40,7 @@ class WebhookDelivery(models.Model):
     # NULL, not "", for deliveries without the key: NULLs never collide in the unique constraint.
     idempotency_key = models.CharField(  # noqa: DJ001
         _("idempotency key"),
-        max_length=255,
+        max_length=MAX_DELIVERY_ID_LENGTH + len("id:"),
         null=True,
         blank=True,
         editable=False,
@@ -79,7 +81,21 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.delivery_id or self.body_hash[:12]} ({self.get_status_display()})"
+        return f"{self.reference} ({self.get_status_display()})"
+
+    @property
+    def reference(self) -> str:
+        """How the delivery is named to the sender and in the admin: its id, or its body's hash."""
+        return self.delivery_id or f"sha256:{self.body_hash}"
+
+    def own_idempotency_key(self) -> str:
+        """What makes two deliveries "the same": the sender's delivery id, or else the body's hash.
+
+        The key this delivery holds while it is accepted (queued or applied). The two kinds are
+        kept apart by their prefix, so that no delivery id, however it is chosen, can claim the
+        key of a body sent without one.
+        """
+        return f"id:{self.delivery_id}" if self.delivery_id else f"sha256:{self.body_hash}"
 
 
 class SnapshotPart(models.Model):

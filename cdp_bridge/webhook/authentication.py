@@ -1,9 +1,9 @@
-"""Who is calling: one configured activation, by HTTP Basic or by a bearer token (SPEC §3.1).
+"""Reading the credentials of a request: HTTP Basic, or a bearer token.
 
 Both are DRF authentication classes: ``authenticate()`` returns ``(ActivationClient, ...)``,
 None when the request does not use its scheme, or raises AuthenticationFailed. Secrets are
-compared in constant time, and a failed attempt is logged with the client id and the remote
-address, never with the secret.
+compared in constant time (by ``clients``), and a failed attempt is logged with the client id
+and the remote address, never with the secret.
 """
 
 from __future__ import annotations
@@ -11,59 +11,17 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from dataclasses import dataclass
-from typing import ClassVar
 
 from django.http import HttpRequest
-from django.utils.crypto import constant_time_compare
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from cdp_bridge import conf
-from cdp_bridge.conf import Activation, ScopeSettings
+from cdp_bridge.webhook.clients import ActivationClient, InvalidClient, authenticate_client
 from cdp_bridge.webhook.tokens import InvalidToken, verify_token
 
 logger = logging.getLogger("cdp_bridge.webhook")
 
 REALM = "cdp-webhook"
-# Compared against when the client id is unknown, so that the answer takes as long.
-_UNKNOWN_CLIENT_SECRET = "cdp_bridge-unknown-client-0000000000"  # noqa: S105 (no secret)
-
-
-@dataclass(frozen=True)
-class ActivationClient:
-    """The authenticated caller: a configured activation, and the scope it is configured in."""
-
-    scope: ScopeSettings
-    activation: Activation
-    # DRF puts the caller on ``request.user``: answer what code that expects a user asks.
-    is_authenticated: ClassVar[bool] = True
-    is_anonymous: ClassVar[bool] = False
-
-    @property
-    def client_id(self) -> str:
-        return self.activation.client_id
-
-    def __str__(self) -> str:
-        return f"CDP activation {self.client_id}"
-
-
-class InvalidClient(Exception):
-    """The client id is unknown or the secret is not one of its client secrets."""
-
-
-def authenticate_client(client_id: str, secret: str) -> ActivationClient:
-    """The activation whose client id and one of whose secrets were presented; InvalidClient else.
-
-    Every configured secret is compared, matching or not, so the time taken does not reveal
-    which one (if any) matched.
-    """
-    found = conf.find_activation(client_id)
-    secrets = found[1].client_secrets if found else (_UNKNOWN_CLIENT_SECRET,)
-    matched = [constant_time_compare(secret, candidate) for candidate in secrets]
-    if found is None or not any(matched):
-        raise InvalidClient("unknown client id or wrong client secret.")
-    return ActivationClient(*found)
 
 
 def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
@@ -125,11 +83,10 @@ class ActivationTokenAuthentication(authentication.BaseAuthentication):
             return None
         token = token.strip()
         try:
-            scope, activation = verify_token(token)
+            return verify_token(token), token
         except InvalidToken as error:
             log_failure(request._request, str(error), error.client_id)
             raise exceptions.AuthenticationFailed(str(error)) from None
-        return ActivationClient(scope, activation), token
 
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{REALM}"'

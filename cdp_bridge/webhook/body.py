@@ -1,9 +1,9 @@
-"""Reading a webhook body safely: media type, size limits, gzip, and JSON.
+"""Reading a webhook body safely: media type, size limits, chunked bodies, gzip, and JSON.
 
 The size limit (``webhook.max_body_bytes``) is enforced before the body is read into memory
 (by ``Content-Length``, then while reading) and again while it is decompressed, so neither a
 large upload nor a small "gzip bomb" can exhaust memory. Each refusal is a WebhookRejected
-carrying the status and error code of SPEC §3.3.
+subclass saying what is wrong; the view answers it with its status.
 """
 
 from __future__ import annotations
@@ -11,34 +11,42 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from typing import Any
+from typing import Any, Protocol
 
+from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest
 
-from cdp_bridge.exceptions import WebhookRejected
+from cdp_bridge.exceptions import (
+    InvalidJson,
+    InvalidPayload,
+    LengthRequired,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 CHUNK = 256 * 1024
 JSON_MEDIA_TYPES = frozenset({"application/json"})
 ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip"})
+GZIP = 16 + zlib.MAX_WBITS
 # Escapes that decode to text no database column can hold: NUL and unpaired surrogates.
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
 def check_media_type(request: HttpRequest) -> None:
-    """Refuse a body that is not JSON, or is encoded with anything but gzip (415)."""
+    """Refuse a body that is not JSON, or is encoded with anything but gzip."""
     media_type = request.META.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if media_type not in JSON_MEDIA_TYPES:
-        raise WebhookRejected(
-            415,
-            "unsupported_media_type",
-            f"Send Content-Type: application/json, not {media_type or 'nothing'!r}.",
+        raise UnsupportedMediaType(
+            f"Send Content-Type: application/json, not {media_type or 'nothing'!r}."
         )
     encoding = content_encoding(request)
     if encoding not in ENCODINGS:
-        raise WebhookRejected(
-            415,
-            "unsupported_media_type",
-            f"Content-Encoding {encoding!r} is not supported; send the body as it is, or gzip.",
+        raise UnsupportedMediaType(
+            f"Content-Encoding {encoding!r} is not supported; send the body as it is, or gzip."
         )
 
 
@@ -47,17 +55,50 @@ def content_encoding(request: HttpRequest) -> str:
 
 
 def read_body(request: HttpRequest, limit: int) -> bytes:
-    """The raw body, at most ``limit`` bytes; 413 before reading when Content-Length is larger."""
-    if declared_length(request) > limit:
+    """The raw body, at most ``limit`` bytes; refused before reading when Content-Length is larger.
+
+    A chunked body (``Transfer-Encoding: chunked``, no Content-Length) is read where the web
+    server decodes it; where it hands the chunks on undecoded, it cannot be read (411).
+    """
+    stream: Readable = request
+    if is_chunked(request):
+        stream = _decoded_chunked_stream(request)
+    elif declared_length(request) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    while chunk := request.read(CHUNK):
+    while chunk := stream.read(min(CHUNK, limit + 1 - size)):
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def is_chunked(request: HttpRequest) -> bool:
+    """Whether the body comes in chunks of unannounced length (RFC 9112 §7.1)."""
+    encodings = request.META.get("HTTP_TRANSFER_ENCODING", "")
+    return "chunked" in encodings.lower() and not request.META.get("CONTENT_LENGTH")
+
+
+def _decoded_chunked_stream(request: HttpRequest) -> Readable:
+    """The decoded body of a chunked request, if the server decoded it.
+
+    Django reads a WSGI body only up to its Content-Length, which a chunked body has none of.
+    A WSGI server that decodes chunks and ends the stream with the body says so with
+    ``wsgi.input_terminated`` (gunicorn, mod_wsgi, uWSGI); an ASGI server always decodes, and
+    Django's ASGI request reads to the end. Django's development server does neither.
+    """
+    if not isinstance(request, WSGIRequest):
+        return request
+    if request.environ.get("wsgi.input_terminated"):
+        stream: Readable = request.environ["wsgi.input"]
+        return stream
+    raise LengthRequired(
+        "This web server cannot read a chunked body (Transfer-Encoding: chunked): send the "
+        "body with a Content-Length, or serve the site with a server that decodes chunked "
+        "bodies (gunicorn, uWSGI, mod_wsgi, or any ASGI server)."
+    )
 
 
 def declared_length(request: HttpRequest) -> int:
@@ -69,21 +110,32 @@ def declared_length(request: HttpRequest) -> int:
 
 
 def decompress(raw: bytes, encoding: str, limit: int) -> bytes:
-    """The body with its Content-Encoding undone, at most ``limit`` bytes once decompressed."""
+    """The body with its Content-Encoding undone, at most ``limit`` bytes once decompressed.
+
+    A gzip body may hold several members, one after the other (RFC 1952 §2.2): each is
+    decompressed, and together they must stay within the limit.
+    """
     if encoding not in ("gzip", "x-gzip"):
         return raw
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    members: list[bytes] = []
+    size = 0
+    remaining = raw
     try:
-        body = decompressor.decompress(raw, limit + 1)
-        if len(body) > limit:
-            raise _too_large(limit, decompressed=True)
-        if not decompressor.eof:
-            raise zlib.error("the gzip stream is truncated")
+        while remaining:
+            decompressor = zlib.decompressobj(wbits=GZIP)
+            member = decompressor.decompress(remaining, limit + 1 - size)
+            size += len(member)
+            if size > limit:
+                raise _too_large(limit, decompressed=True)
+            if not decompressor.eof:
+                raise zlib.error("the gzip stream is truncated")
+            members.append(member)
+            remaining = decompressor.unused_data
     except zlib.error as error:
-        raise WebhookRejected(
-            400, "invalid_json", f"The body is not valid gzip (Content-Encoding: gzip): {error}."
+        raise InvalidJson(
+            f"The body is not valid gzip (Content-Encoding: gzip): {error}."
         ) from None
-    return body
+    return b"".join(members)
 
 
 def parse_json(body: bytes) -> Any:
@@ -91,25 +143,17 @@ def parse_json(body: bytes) -> Any:
     try:
         document = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError as error:
-        raise WebhookRejected(
-            400, "invalid_json", f"The body is not UTF-8 (byte {error.start})."
-        ) from None
+        raise InvalidJson(f"The body is not UTF-8 (byte {error.start}).") from None
     except json.JSONDecodeError as error:
-        raise WebhookRejected(
-            400,
-            "invalid_json",
-            f"The body is not JSON: {error.msg} at line {error.lineno} column {error.colno}.",
+        raise InvalidJson(
+            f"The body is not JSON: {error.msg} at line {error.lineno} column {error.colno}."
         ) from None
     except (ValueError, RecursionError) as error:
-        raise WebhookRejected(
-            400, "invalid_json", f"The body is not usable JSON: {error}."
-        ) from None
+        raise InvalidJson(f"The body is not usable JSON: {error}.") from None
     if _UNSTORABLE_ESCAPE.search(body):
         details = list(_unstorable_text(document, ""))
         if details:
-            raise WebhookRejected(
-                400, "invalid_payload", "The body contains text that cannot be stored.", details
-            )
+            raise InvalidPayload("The body contains text that cannot be stored.", details)
     return document
 
 
@@ -146,11 +190,9 @@ def pointer_token(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-def _too_large(limit: int, *, decompressed: bool = False) -> WebhookRejected:
+def _too_large(limit: int, *, decompressed: bool = False) -> PayloadTooLarge:
     which = "decompressed body" if decompressed else "body"
-    return WebhookRejected(
-        413,
-        "payload_too_large",
+    return PayloadTooLarge(
         f"The {which} is larger than {limit} bytes (webhook.max_body_bytes). Split the "
         "audience into snapshot parts.",
     )

@@ -2,6 +2,7 @@
 
 Authenticates as a configured activation (HTTP Basic, or a bearer token from the token
 endpoint), signs the body when the activation has a signing secret, and optionally gzips it.
+``manage.py cdp_send_activation`` is its command line.
 """
 
 from __future__ import annotations
@@ -45,14 +46,42 @@ def send_activation(
     return requests.post(url, data=body, headers=headers, auth=auth, timeout=timeout)
 
 
+class TokenRefused(Exception):
+    """The token endpoint answered, and gave no token; the message is its OAuth error."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.status = response.status_code
+        super().__init__(f"The token endpoint answered {self.status} {oauth_error(response)}")
+
+
 def fetch_token(url: str, activation: Activation, timeout: float = 60.0) -> str:
-    """A bearer token from the token endpoint beside the webhook at ``url``."""
+    """A bearer token from the token endpoint beside the webhook at ``url``.
+
+    Raises TokenRefused when the endpoint refuses (RFC 6749 §5.2), and requests' own errors
+    when it cannot be reached.
+    """
     response = requests.post(
         f"{url.rstrip('/')}/token",
         data={"grant_type": "client_credentials"},
         auth=(activation.client_id, activation.client_secrets[0]),
         timeout=timeout,
     )
-    response.raise_for_status()
-    token: str = response.json()["access_token"]
+    try:
+        token = response.json()["access_token"] if response.ok else None
+    except (ValueError, KeyError, TypeError):
+        token = None
+    if not isinstance(token, str):
+        raise TokenRefused(response)
     return token
+
+
+def oauth_error(response: requests.Response) -> str:
+    """``error: error_description`` of an RFC 6749 §5.2 answer, or the start of another body."""
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and isinstance(answer.get("error"), str):
+        description = answer.get("error_description")
+        return f"{answer['error']}: {description}" if description else answer["error"]
+    return response.text[:200] or response.reason

@@ -1,8 +1,10 @@
-"""Validation of the delivery payload (SPEC §3.2) with DRF serializers.
+"""Validation of what the CDP sends, with DRF serializers: a delivery, and a token request.
 
 Every problem is reported, each with a JSON pointer to where it is (``/audiences/2/added/5``).
-Members are checked by one field that walks the list once, because a snapshot can name a
-million people and a serializer field per identifier would take seconds.
+Where the contract says string, only a JSON string is accepted: ``5`` is not the identifier
+``"5"``. Members are strings or integers, checked by one field that walks the list once,
+because a snapshot can name a million people and a serializer field per identifier would take
+seconds.
 """
 
 from __future__ import annotations
@@ -14,17 +16,29 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from cdp_bridge.conf.schema import frozen_mapping
-from cdp_bridge.exceptions import WebhookRejected
+from cdp_bridge.exceptions import InvalidPayload
 from cdp_bridge.field_types import MAX_BIGINT
 from cdp_bridge.webhook.body import pointer_token
 from cdp_bridge.webhook.payload import METADATA_FIELDS, Audience, Delivery, SnapshotRef
 
 MAX_IDENTIFIER_LENGTH = 255
+MAX_SNAPSHOT_PARTS = 10_000
 # Past this many bad members in one list, the rest are summed up in one line.
 MAX_MEMBER_ERRORS = 20
 
 
-class Identifier(serializers.CharField):
+class Text(serializers.CharField):
+    """A JSON string, and nothing that DRF would turn into one (a number, a boolean)."""
+
+    default_error_messages = {"not_a_string": "Expected a string, not {kind}."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string", kind=_kind(data))
+        return super().to_internal_value(data)
+
+
+class Identifier(Text):
     """An audience, snapshot or group identifier: a string, kept exactly as sent."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -32,7 +46,7 @@ class Identifier(serializers.CharField):
 
 
 class PersonIdentifierList(serializers.Field):  # type: ignore[type-arg]
-    """A list of person identifiers, each a string or an integer (SPEC §3.2)."""
+    """A list of person identifiers, each a string or an integer."""
 
     default_error_messages = {
         "not_a_list": "Expected a list of person identifiers, not {kind}.",
@@ -69,9 +83,15 @@ class PersonIdentifierList(serializers.Field):  # type: ignore[type-arg]
 
 
 class SnapshotSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """One part of a full membership sent in several requests, which share the snapshot's id.
+
+    Nothing changes until every part has arrived; parts left incomplete for 24 hours are
+    dropped.
+    """
+
     id = Identifier()
-    part = serializers.IntegerField(min_value=1, max_value=10_000)
-    parts = serializers.IntegerField(min_value=1, max_value=10_000)
+    part = serializers.IntegerField(min_value=1, max_value=MAX_SNAPSHOT_PARTS)
+    parts = serializers.IntegerField(min_value=1, max_value=MAX_SNAPSHOT_PARTS)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["part"] > attrs["parts"]:
@@ -82,17 +102,30 @@ class SnapshotSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class AudienceSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    id = Identifier()
-    sync = serializers.ChoiceField(choices=["full", "delta"])
-    name = serializers.CharField(max_length=255, allow_blank=True, required=False)
-    description = serializers.CharField(allow_blank=True, required=False, trim_whitespace=False)
-    tags = serializers.ListField(child=serializers.CharField(max_length=255), required=False)
+    """An audience: the segment it becomes, its metadata, and how its membership changes.
+
+    A metadata key left out leaves the segment's value as it is.
+    """
+
+    id = Identifier(help_text="The identifier of the segment the audience becomes.")
+    sync = serializers.ChoiceField(
+        choices=["full", "delta"],
+        help_text="full: members is the whole membership; delta: added and removed change it.",
+    )
+    name = Text(max_length=255, allow_blank=True, required=False)
+    description = Text(allow_blank=True, required=False, trim_whitespace=False)
+    tags = serializers.ListField(child=Text(max_length=255), required=False)
     profile_count = serializers.IntegerField(
         min_value=0, max_value=MAX_BIGINT, allow_null=True, required=False
     )
     updated_at = serializers.DateTimeField(allow_null=True, required=False)
     sequence = serializers.IntegerField(
-        min_value=0, max_value=MAX_BIGINT, allow_null=True, required=False
+        min_value=0,
+        max_value=MAX_BIGINT,
+        allow_null=True,
+        required=False,
+        help_text="An audience whose sequence is not greater than the one applied is ignored "
+        "(stale), so late or repeated deliveries never roll a segment back.",
     )
     members = PersonIdentifierList(required=False)
     added = PersonIdentifierList(required=False)
@@ -124,9 +157,18 @@ class AudienceSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class DeliverySerializer(serializers.Serializer):  # type: ignore[type-arg]
-    segment_group_identifier = Identifier()
+    """A delivery: audiences to write into one segment group, audiences to remove. Unknown keys
+    are ignored."""
+
+    segment_group_identifier = Identifier(
+        help_text="Must be the segment group of the authenticated activation."
+    )
     audiences = AudienceSerializer(many=True, required=False)
-    removed_audiences = serializers.ListField(child=Identifier(), required=False)
+    removed_audiences = serializers.ListField(
+        child=Identifier(),
+        required=False,
+        help_text="Audiences whose segments (and memberships) are deleted.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, Any] = {}
@@ -147,14 +189,24 @@ class DeliverySerializer(serializers.Serializer):  # type: ignore[type-arg]
         return attrs
 
 
+class TokenRequest(serializers.Serializer):  # type: ignore[type-arg]
+    """The form of a token request (RFC 6749 §4.4.2).
+
+    The client authenticates with ``client_id`` and ``client_secret``, or with HTTP Basic
+    instead: one way, not both.
+    """
+
+    grant_type = serializers.ChoiceField(choices=["client_credentials"])
+    client_id = serializers.CharField(required=False, allow_blank=True)
+    client_secret = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
 def validate_delivery(document: Any) -> Delivery:
-    """The Delivery in a parsed JSON document; 400 ``invalid_payload`` listing every problem."""
+    """The Delivery in a parsed JSON document; InvalidPayload listing every problem."""
     serializer = DeliverySerializer(data=document)
     if not serializer.is_valid():
         details = list(error_details(serializer.errors))
-        raise WebhookRejected(
-            400,
-            "invalid_payload",
+        raise InvalidPayload(
             f"The delivery has {len(details)} problem{'s' if len(details) != 1 else ''}.",
             details,
         )
@@ -208,6 +260,7 @@ def _kind(value: Any) -> str:
         return "null"
     return {
         bool: "a boolean",
+        int: "an integer",
         float: "a decimal number",
         dict: "an object",
         list: "a list",

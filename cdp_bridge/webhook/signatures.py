@@ -14,6 +14,8 @@ import time
 from django.utils.crypto import constant_time_compare
 
 HEADER = "X-CDP-Signature"
+# Unix seconds have 10 digits until the year 2286; anything much longer is no timestamp.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 class SignatureError(Exception):
@@ -45,7 +47,13 @@ def verify_signature(
     candidates: list[str] = []
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
-        if key == "t" and value.isascii() and value.isdigit():
+        # A longer run of digits would overflow a float, or exceed int()'s digit limit.
+        if (
+            key == "t"
+            and value.isascii()
+            and value.isdigit()
+            and len(value) <= MAX_TIMESTAMP_DIGITS
+        ):
             timestamp = int(value)
         elif key == "v1":
             candidates.append(value)

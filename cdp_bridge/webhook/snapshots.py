@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from cdp_bridge.exceptions import WebhookRejected
+from cdp_bridge.exceptions import InvalidPayload
 from cdp_bridge.models import SegmentGroup, SnapshotPart
 from cdp_bridge.webhook.payload import Audience
 
@@ -33,7 +33,8 @@ class PartReceived:
 def receive_part(group: SegmentGroup, audience: Audience, path: str) -> PartReceived:
     """Keep one part; when every part is in, return the assembled snapshot and forget the parts.
 
-    ``path`` is the audience's JSON pointer, for the error when parts disagree on ``parts``.
+    ``path`` is the audience's JSON pointer, for the InvalidPayload raised when parts disagree
+    on ``parts``.
     """
     snapshot = audience.snapshot
     assert snapshot is not None
@@ -43,9 +44,7 @@ def receive_part(group: SegmentGroup, audience: Audience, path: str) -> PartRece
     )
     announced = stored.exclude(parts=snapshot.parts).values_list("parts", flat=True).first()
     if announced is not None:
-        raise WebhookRejected(
-            400,
-            "invalid_payload",
+        raise InvalidPayload(
             "The snapshot's parts disagree on how many parts there are.",
             [
                 {

@@ -1,22 +1,31 @@
 """Bearer tokens of the OAuth 2.0 client-credentials grant: stateless, signed, expiring.
 
 A token names its client id and is signed (HMAC, through ``django.core.signing``) with the
-client secret it was issued for. Nothing is stored: a token is valid while it is younger than
-``webhook.token_ttl`` and the secret that signed it is still configured, so removing a secret
-from ``client_secret`` revokes every token issued under it.
+client secret it was issued for, and with nothing else: never with the site's ``SECRET_KEY``
+or its ``SECRET_KEY_FALLBACKS``, so that whoever holds a retired site key cannot mint tokens.
+Nothing is stored: a token is valid while it is younger than ``webhook.token_ttl`` (and not
+dated ahead of the clock by more than CLOCK_SKEW), and the secret that signed it is still
+configured, so removing a secret from ``client_secret`` revokes every token issued under it.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from datetime import timedelta
 from typing import Any
 
 from django.core import signing
 
 from cdp_bridge import conf
-from cdp_bridge.conf import Activation, ScopeSettings
+from cdp_bridge.conf import Activation
+from cdp_bridge.webhook.clients import ActivationClient, find_client
 
 SALT = "cdp_bridge.webhook.token"
+# How far ahead of this server's clock another server of the site may have issued a token.
+CLOCK_SKEW = 60
+# A token for the longest client id (255 characters) is about 420 characters long.
+MAX_TOKEN_LENGTH = 1024
 
 
 class InvalidToken(Exception):
@@ -27,47 +36,69 @@ class InvalidToken(Exception):
         self.client_id = client_id
 
 
+class TokenFromTheFuture(signing.BadSignature):
+    """A well-signed token whose timestamp is ahead of the clock by more than CLOCK_SKEW."""
+
+
+class TokenSigner(signing.TimestampSigner):
+    """Django's TimestampSigner keyed with one client secret only, refusing future timestamps."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__(key=secret, salt=SALT, fallback_keys=[])
+
+    def unsign(self, value: str, max_age: float | timedelta | None = None) -> str:
+        result = signing.Signer.unsign(self, value)
+        payload, timestamp = result.rsplit(self.sep, 1)
+        age = time.time() - signing.b62_decode(timestamp)
+        if age < -CLOCK_SKEW:
+            raise TokenFromTheFuture("the bearer token is dated in the future.")
+        if isinstance(max_age, timedelta):
+            max_age = max_age.total_seconds()
+        if max_age is not None and age > max_age:
+            raise signing.SignatureExpired(f"the bearer token is {age:.0f} s old.")
+        return payload
+
+
 def issue_token(activation: Activation, secret: str) -> str:
     """A bearer token for ``activation``, signed with ``secret`` (one of its client secrets)."""
-    return signing.TimestampSigner(key=secret, salt=SALT).sign_object(
-        {"client_id": activation.client_id}
-    )
+    return TokenSigner(secret).sign_object({"client_id": activation.client_id})
 
 
-def verify_token(token: str) -> tuple[ScopeSettings, Activation]:
-    """The scope and activation a valid token was issued to; InvalidToken otherwise."""
+def verify_token(token: str) -> ActivationClient:
+    """The activation a valid token was issued to; InvalidToken otherwise."""
     client_id = claimed_client_id(token)
     if client_id is None:
         raise InvalidToken("the bearer token is malformed.")
-    found = conf.find_activation(client_id)
-    if found is None:
+    client = find_client(client_id)
+    if client is None:
         raise InvalidToken("the bearer token names an unknown client id.", client_id)
-    scope, activation = found
     max_age = conf.cdp_settings().webhook.token_ttl
-    expired = False
-    for secret in activation.client_secrets:
-        signer = signing.TimestampSigner(key=secret, salt=SALT)
+    refusal = "the bearer token's signature does not match a configured client secret."
+    for secret in client.activation.client_secrets:
         try:
-            signer.unsign_object(token, max_age=max_age)
+            TokenSigner(secret).unsign_object(token, max_age=max_age)
         except signing.SignatureExpired:
-            expired = True
+            refusal = "the bearer token has expired."
+        except TokenFromTheFuture as error:
+            refusal = str(error)
         except signing.BadSignature:
             continue
         else:
-            return scope, activation
-    if expired:
-        raise InvalidToken("the bearer token has expired.", client_id)
-    raise InvalidToken(
-        "the bearer token's signature does not match a configured client secret.", client_id
-    )
+            return client
+    raise InvalidToken(refusal, client_id)
 
 
 def claimed_client_id(token: str) -> str | None:
-    """The client id a token claims, read without checking its signature (to find the secrets)."""
+    """The client id a token claims, read without checking its signature (to find the secrets).
+
+    None for anything that is not a token's payload, however it is built.
+    """
+    if len(token) > MAX_TOKEN_LENGTH:
+        return None
     payload, _, _rest = token.partition(":")
     try:
         claims: Any = json.loads(signing.b64_decode(payload.encode("ascii")))
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RecursionError):
         return None
     client_id = claims.get("client_id") if isinstance(claims, dict) else None
     return client_id if isinstance(client_id, str) else None

@@ -1,41 +1,60 @@
-"""The webhook's HTTP edge: the activation endpoint, its token endpoint and its OpenAPI schema.
+"""The webhook's HTTP edge: the activation endpoint, its token endpoint and its OpenAPI document.
 
-Views parse and answer; the work is done by ``body``, ``serializers`` and ``deliveries``. Every
-answer is JSON, and no exception escapes as a 500: a database that cannot be reached, or
-anything unforeseen, is a 503 with ``Retry-After`` (logged with its traceback, never sent).
+Views parse and answer; the work is done by ``body``, ``serializers`` and ``receiving``, which
+know no HTTP: they return what became of a delivery and raise domain errors, and only this
+module maps them to statuses and bodies. Every answer is JSON. A database that cannot be
+reached is a 503 with ``Retry-After``; anything unforeseen (a bug, a broken configuration) is a
+500 without a traceback, reported through Django's ``got_request_exception`` and logged by
+Django's ``django.request`` logger like any other server error.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
+from django.core.signals import got_request_exception
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.log import log_response
 from rest_framework import exceptions, parsers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from cdp_bridge import conf
-from cdp_bridge.exceptions import WebhookRejected
+from cdp_bridge.exceptions import (
+    DATABASE_UNAVAILABLE,
+    InvalidJson,
+    InvalidPayload,
+    LengthRequired,
+    PayloadTooLarge,
+    SegmentGroupMismatch,
+    SegmentGroupNotFound,
+    UnsupportedMediaType,
+    WebhookRejected,
+)
+from cdp_bridge.models.webhook import MAX_DELIVERY_ID_LENGTH
+from cdp_bridge.webhook import answers, history, receiving
 from cdp_bridge.webhook import body as bodies
-from cdp_bridge.webhook import deliveries
 from cdp_bridge.webhook.authentication import (
     ActivationBasicAuthentication,
-    ActivationClient,
     ActivationTokenAuthentication,
-    InvalidClient,
-    authenticate_client,
     basic_credentials,
     log_failure,
 )
-from cdp_bridge.webhook.openapi import openapi_schema
-from cdp_bridge.webhook.serializers import validate_delivery
+from cdp_bridge.webhook.clients import ActivationClient, InvalidClient, authenticate_client
+from cdp_bridge.webhook.serializers import TokenRequest, validate_delivery
 from cdp_bridge.webhook.signatures import SignatureError, verify_signature
 from cdp_bridge.webhook.tokens import issue_token
 
@@ -45,6 +64,27 @@ RETRY_AFTER = "30"
 DELIVERY_ID_HEADER = "HTTP_X_CDP_DELIVERY_ID"
 LOGGED_BODY = 64 * 1024
 MAX_TOKEN_REQUEST_BYTES = 16 * 1024
+# The status answering each refusal of the delivery core and the body reader.
+REFUSAL_STATUS: dict[type[WebhookRejected], int] = {
+    InvalidJson: 400,
+    InvalidPayload: 400,
+    SegmentGroupMismatch: 403,
+    SegmentGroupNotFound: 409,
+    LengthRequired: 411,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+}
+
+
+@dataclass(frozen=True)
+class HttpError:
+    """One error answer, before it is put in the view's own form."""
+
+    status: int
+    code: str
+    message: str
+    details: list[dict[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class AlwaysJson(DefaultContentNegotiation):
@@ -68,6 +108,8 @@ class JsonErrorView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJson
     throttle_classes: list[Any] = []
+    # Out of the host site's own API schema: docs/webhook-openapi.json describes these views.
+    schema = None
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
@@ -80,35 +122,76 @@ class JsonErrorView(APIView):
             raise exceptions.MethodNotAllowed(request.method or "")
         super().initial(request, *args, **kwargs)
 
-    def error_body(self, code: str, message: str, details: list[dict[str, str]]) -> Any:
-        """SPEC §3.3: ``{"error": {"code", "message", "details"}}``."""
-        error: dict[str, Any] = {"code": code, "message": message}
-        if details:
-            error["details"] = details
-        return {"error": error}
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method == "HEAD" and isinstance(response, Response):
+            response.data = None  # rendered as no body at all (RFC 9110 §9.3.2)
+        return response
+
+    def render(self, serializer: type[Serializer[Any]], data: Mapping[str, Any]) -> Any:
+        """``data`` in the form ``serializer`` documents."""
+        return serializer(data).data
+
+    def error_body(self, error: HttpError) -> Any:
+        """``{"error": {"code", "message", "details"}}``."""
+        body: dict[str, Any] = {"code": error.code, "message": error.message}
+        if error.details:
+            body["details"] = error.details
+        return self.render(answers.ErrorAnswer, {"error": body})
 
     def handle_exception(self, exc: Exception) -> Response:
-        headers: dict[str, str] = {}
-        details: list[dict[str, str]] = []
+        error = self.describe_error(exc)
+        if error is None:
+            return self.internal_error(exc)
+        return Response(self.error_body(error), status=error.status, headers=error.headers)
+
+    def describe_error(self, exc: Exception) -> HttpError | None:
+        """The answer to an expected error; None for an unexpected one (a 500)."""
         if isinstance(exc, WebhookRejected):
-            status, code, message, details = exc.status, exc.code, exc.message, exc.details
-        elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-            status, code, message = 401, "invalid_credentials", _detail(exc)
-            headers["WWW-Authenticate"] = self.challenge()
-        elif isinstance(exc, exceptions.MethodNotAllowed):
-            status, code, message = 405, "method_not_allowed", _detail(exc)
-            headers["Allow"] = ", ".join(m.upper() for m in self.http_method_names)
-        elif isinstance(exc, deliveries.UNAVAILABLE):
+            status = next(
+                REFUSAL_STATUS[kind] for kind in type(exc).__mro__ if kind in REFUSAL_STATUS
+            )
+            return HttpError(status, exc.code, exc.message, exc.details)
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            challenge = {"WWW-Authenticate": self.challenge()}
+            return HttpError(401, "invalid_credentials", _detail(exc), headers=challenge)
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            allow = {"Allow": ", ".join(m.upper() for m in self.http_method_names)}
+            return HttpError(405, "method_not_allowed", _detail(exc), headers=allow)
+        if isinstance(exc, DATABASE_UNAVAILABLE):
             logger.warning("Webhook request answered 503: the database is unavailable: %s", exc)
-            status, code = 503, "unavailable"
-            message = "The site's database is unavailable; send the request again later."
-            headers["Retry-After"] = RETRY_AFTER
-        else:
-            logger.error("Webhook request answered 503 after an error", exc_info=exc)
-            status, code = 503, "unavailable"
-            message = "The site could not process the request; send it again later."
-            headers["Retry-After"] = RETRY_AFTER
-        return Response(self.error_body(code, message, details), status=status, headers=headers)
+            return HttpError(
+                503,
+                "unavailable",
+                "The site's database is unavailable; send the request again later.",
+                headers={"Retry-After": RETRY_AFTER},
+            )
+        return None
+
+    def internal_error(self, exc: Exception) -> Response:
+        """A JSON 500, reported as Django reports any exception a view raises.
+
+        Called while ``exc`` is being handled, so that receivers of ``got_request_exception``
+        (Sentry's, for one) find it in ``sys.exc_info()``.
+        """
+        request: HttpRequest = getattr(self.request, "_request", self.request)
+        got_request_exception.send(sender=type(self), request=request)
+        error = HttpError(
+            500,
+            "internal_error",
+            "The site failed to process the request; its administrators have the error.",
+        )
+        response = Response(self.error_body(error), status=500)
+        log_response(
+            "Internal Server Error: %s",
+            request.path,
+            response=response,
+            request=request,
+            exception=exc,
+        )
+        return response
 
     def challenge(self) -> str:
         challenges = (auth.authenticate_header(self.request) for auth in self.get_authenticators())
@@ -116,7 +199,7 @@ class JsonErrorView(APIView):
 
 
 class WebhookView(JsonErrorView):
-    """``POST cdp/webhook``: a delivery of audiences (SPEC §3). ``HEAD`` checks the credentials."""
+    """``POST cdp/webhook``: a delivery of audiences. ``HEAD`` checks the credentials."""
 
     http_method_names = ["post", "head"]
     authentication_classes = [ActivationBasicAuthentication, ActivationTokenAuthentication]
@@ -138,19 +221,42 @@ class WebhookView(JsonErrorView):
             self.check_signature(client, http, raw, config.signature_tolerance)
             body = bodies.decompress(raw, bodies.content_encoding(http), config.max_body_bytes)
             _log_request(client, http, body)
-            if len(delivery_id) > 255:
-                raise WebhookRejected(
-                    400,
-                    "invalid_payload",
-                    "The X-CDP-Delivery-Id header is longer than 255 characters.",
-                    [{"path": "X-CDP-Delivery-Id", "message": "At most 255 characters."}],
+            if len(delivery_id) > MAX_DELIVERY_ID_LENGTH:
+                raise InvalidPayload(
+                    f"The X-CDP-Delivery-Id header is longer than {MAX_DELIVERY_ID_LENGTH} "
+                    "characters.",
+                    [
+                        {
+                            "path": "X-CDP-Delivery-Id",
+                            "message": f"At most {MAX_DELIVERY_ID_LENGTH} characters.",
+                        }
+                    ],
                 )
             delivery = validate_delivery(bodies.parse_json(body))
         except WebhookRejected as error:
-            deliveries.record_rejection(client, error, body or raw, delivery_id)
+            history.record_rejection(client, error, body or raw, delivery_id)
             raise
-        answer = deliveries.receive(client, delivery, body.decode(), delivery_id)
-        return Response(answer.body, status=answer.status)
+        return self.answer(receiving.receive(client, delivery, body.decode(), delivery_id))
+
+    def answer(self, received: receiving.Received) -> Response:
+        """The answer to a delivery that was applied, accepted for the queue, or a duplicate."""
+        record = received.record
+        if received.outcome == "accepted":
+            accepted = {"status": "accepted", "delivery_id": record.reference}
+            return Response(self.render(answers.AcceptedAnswer, accepted), status=202)
+        if received.outcome == "duplicate":
+            holder = record.duplicate_of
+            assert holder is not None
+            duplicate = {
+                "status": "duplicate",
+                "delivery_id": holder.reference,
+                "original_status": holder.status,
+                "received_at": holder.received_at,
+            }
+            return Response(self.render(answers.DuplicateAnswer, duplicate))
+        assert received.result is not None
+        applied = {"status": "applied", "delivery_id": record.reference}
+        return Response(self.render(answers.AppliedAnswer, applied | received.result.as_json()))
 
     def check_signature(
         self, client: ActivationClient, http: HttpRequest, raw: bytes, tolerance: int
@@ -207,23 +313,39 @@ class TokenView(JsonErrorView):
         except InvalidClient as error:
             log_failure(http, str(error), client_id)
             raise TokenError(401, "invalid_client", str(error)) from None
-        grant_type = form.get("grant_type")
-        if not grant_type:
+        grant = TokenRequest(data=form)
+        if not grant.is_valid():
+            [problem] = grant.errors["grant_type"]
+            if problem.code == "invalid_choice":
+                raise TokenError(
+                    400,
+                    "unsupported_grant_type",
+                    "Only grant_type=client_credentials is supported.",
+                )
             raise TokenError(400, "invalid_request", "grant_type is required.")
-        if grant_type != "client_credentials":
-            raise TokenError(
-                400, "unsupported_grant_type", "Only grant_type=client_credentials is supported."
-            )
-        body = {
+        token = {
             "access_token": issue_token(client.activation, secret),
             "token_type": "Bearer",
             "expires_in": conf.cdp_settings().webhook.token_ttl,
         }
-        return Response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        return Response(
+            self.render(answers.TokenAnswer, token),
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+    def describe_error(self, exc: Exception) -> HttpError | None:
+        if isinstance(exc, TokenError):
+            return exc.answer
+        if isinstance(exc, exceptions.ParseError | exceptions.UnsupportedMediaType):
+            return HttpError(400, "invalid_request", _detail(exc))
+        if isinstance(exc, SuspiciousOperation):  # Django refused to read the form
+            logger.warning("Token request refused: %s", exc)
+            if isinstance(exc, TooManyFieldsSent):
+                return HttpError(400, "invalid_request", "The token request has too many fields.")
+            return HttpError(400, "invalid_request", "The token request is malformed.")
+        return super().describe_error(exc)
 
     def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, exceptions.ParseError | exceptions.UnsupportedMediaType):
-            exc = TokenError(400, "invalid_request", _detail(exc))
         response = super().handle_exception(exc)
         if response.status_code == 401:
             response["WWW-Authenticate"] = ActivationBasicAuthentication().authenticate_header(
@@ -232,25 +354,46 @@ class TokenView(JsonErrorView):
         response["Cache-Control"] = "no-store"
         return response
 
-    def error_body(self, code: str, message: str, details: list[dict[str, str]]) -> Any:
+    def error_body(self, error: HttpError) -> Any:
         """RFC 6749 §5.2: ``error`` and ``error_description``."""
-        error = {"unavailable": "temporarily_unavailable", "method_not_allowed": "invalid_request"}
-        return {"error": error.get(code, code), "error_description": message}
+        code = TOKEN_ERROR_CODES.get(error.code, error.code)
+        return self.render(
+            answers.TokenErrorAnswer, {"error": code, "error_description": error.message}
+        )
 
 
-class TokenError(WebhookRejected):
-    """An error of the token endpoint, with its RFC 6749 §5.2 code."""
+# The token endpoint's names (RFC 6749 §4.1.2.1) for the errors every endpoint answers.
+TOKEN_ERROR_CODES = {
+    "unavailable": "temporarily_unavailable",
+    "internal_error": "server_error",
+    "method_not_allowed": "invalid_request",
+}
+
+
+class TokenError(Exception):
+    """An error of the token endpoint, with its status and RFC 6749 §5.2 code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.answer = HttpError(status, code, message)
 
 
 class SchemaView(JsonErrorView):
-    """``GET cdp/webhook/schema``: the OpenAPI 3 description of the webhook."""
+    """``GET cdp/webhook/schema``: the OpenAPI 3 document describing the webhook."""
 
     http_method_names = ["get", "head"]
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
     def get(self, request: Request) -> Response:
-        return Response(openapi_schema())
+        return Response(openapi_document())
+
+
+@cache
+def openapi_document() -> Any:
+    """``docs/webhook-openapi.json``, as shipped with the package."""
+    text = resources.files("cdp_bridge.webhook").joinpath("openapi.json").read_text()
+    return json.loads(text)
 
 
 def _detail(exc: exceptions.APIException) -> str:
@@ -258,7 +401,7 @@ def _detail(exc: exceptions.APIException) -> str:
 
 
 def _log_request(client: ActivationClient, http: HttpRequest, body: bytes) -> None:
-    """Everything the CDP sends, at DEBUG (SPEC §3.4); credentials and signatures left out."""
+    """Everything the CDP sends, at DEBUG; credentials and signatures left out."""
     if not logger.isEnabledFor(logging.DEBUG):
         return
     headers = {

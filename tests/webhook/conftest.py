@@ -1,15 +1,22 @@
-"""Fixtures for the webhook: a configured activation, its segment group, users, and a sender."""
+"""Fixtures for the webhook: a configured activation, its segment group, users, and a sender.
+
+Every answer the webhook tests receive, through the test client or over HTTP, is checked
+against the OpenAPI document (``contract.py``).
+"""
 
 import base64
 import gzip
 import json
 
 import pytest
+import requests
 from django.contrib.auth.models import User
+from django.test import Client
 
 from cdp_bridge.models import SegmentGroup
 
 from ..conftest import GOOD_SECRET, OTHER_SECRET
+from .contract import check_answer
 
 CLIENT_ID = "raptor-activation"
 GROUP = "cdp_audiences"
@@ -29,6 +36,54 @@ def configuration(activation=None, **global_keys):
         "bulk_async_threshold": 100,
         **global_keys,
     }
+
+
+class ContractClient(Client):
+    """Django's test client, checking each answer against the OpenAPI document."""
+
+    def request(self, **request):
+        response = super().request(**request)
+        check_answer(
+            request["REQUEST_METHOD"],
+            request["PATH_INFO"],
+            response.status_code,
+            response.headers,
+            response.content,
+        )
+        return response
+
+
+@pytest.fixture
+def client():
+    return ContractClient()
+
+
+@pytest.fixture
+def answering_client():
+    """A test client that lets the site answer a bug with its 500, as a server does.
+
+    Django's test client raises the exception the view reported instead; ``client`` does.
+    """
+    return ContractClient(raise_request_exception=False)
+
+
+@pytest.fixture(autouse=True)
+def answers_over_http_follow_the_contract(monkeypatch):
+    """The same check for every answer received over HTTP (live servers, gunicorn)."""
+    send = requests.Session.send
+
+    def checked_send(session, prepared, **kwargs):
+        response = send(session, prepared, **kwargs)
+        check_answer(
+            prepared.method,
+            prepared.url,
+            response.status_code,
+            response.headers,
+            response.content,
+        )
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", checked_send)
 
 
 @pytest.fixture

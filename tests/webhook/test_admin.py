@@ -14,10 +14,14 @@ CHANGELIST = "admin:cdp_bridge_webhookdelivery_changelist"
 
 
 @pytest.fixture
-def failed(client, group, users, monkeypatch):
+def failed(answering_client, group, users, monkeypatch):
     with monkeypatch.context() as patched:
         fail_membership_writes(patched, RuntimeError("disk full"))
-        post(client, delivery(audience(members=ids(users[:2]))), HTTP_X_CDP_DELIVERY_ID="d-9")
+        post(
+            answering_client,
+            delivery(audience(members=ids(users[:2]))),
+            HTTP_X_CDP_DELIVERY_ID="d-9",
+        )
     return WebhookDelivery.objects.get(status="failed")
 
 

@@ -1,12 +1,14 @@
-"""Authentication (SPEC §3.1): Basic with secret lists, bearer tokens, the X-CDP-Signature."""
+"""Authentication: Basic with secret lists, bearer tokens, the X-CDP-Signature."""
 
 import base64
 import gzip
 import json
+import logging
 import time
 from urllib.parse import urlencode
 
 import pytest
+from django.core import signing
 
 from cdp_bridge.webhook.signatures import signature_header
 from cdp_bridge.webhook.tokens import claimed_client_id
@@ -248,3 +250,69 @@ def test_the_signature_window_is_configurable(client, group, configure):
     data = json.dumps(delivery(audience())).encode()
     old = signature_header(SIGNING_SECRET, data, int(time.time()) - 11)
     assert post(client, data, HTTP_X_CDP_SIGNATURE=old).status_code == 401
+
+
+# -- what an attacker can send ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_error_logged(caplog):
+    """Fail the test if anything logs an ERROR: an anonymous sender must never cause one."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert not errors, [record.getMessage() for record in errors]
+
+
+def test_a_token_signed_with_a_retired_site_key_is_refused(client, group, settings):
+    settings.SECRET_KEY_FALLBACKS = ["the-site-key-before-it-leaked-0123456789"]
+    forged = signing.TimestampSigner(
+        key=settings.SECRET_KEY_FALLBACKS[0], salt="cdp_bridge.webhook.token"
+    ).sign_object({"client_id": CLIENT_ID})
+    response = post(client, delivery(audience()), auth=f"Bearer {forged}")
+    assert response.status_code == 401
+    assert "does not match a configured client secret" in response.json()["error"]["message"]
+
+
+def test_a_token_dated_in_the_future_is_refused_beyond_a_small_clock_skew(
+    client, group, monkeypatch
+):
+    now = time.time()
+    with monkeypatch.context() as patched:
+        patched.setattr("django.core.signing.time.time", lambda: now + 600)
+        from_the_future = get_token(client)
+        patched.setattr("django.core.signing.time.time", lambda: now + 20)
+        slightly_ahead = get_token(client)
+    response = post(client, delivery(), auth=f"Bearer {from_the_future}")
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "the bearer token is dated in the future."
+    assert post(client, delivery(), auth=f"Bearer {slightly_ahead}").status_code == 200
+
+
+def test_a_deeply_nested_token_is_401_not_an_error(client, group, no_error_logged):
+    nested = base64.urlsafe_b64encode(b"[" * 3000).decode()
+    response = post(client, delivery(), auth=f"Bearer {nested}:x:y")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_credentials"
+
+
+def test_a_token_request_with_too_many_fields_is_400_not_an_error(client, group, no_error_logged):
+    form = "&".join(f"f{index}=" for index in range(1_100))
+    response = client.post(
+        TOKEN_URL,
+        f"grant_type=client_credentials&{form}",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic(),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert "fields" in response.json()["error_description"]
+
+
+@pytest.mark.parametrize("digits", [400, 4_400])
+def test_a_signature_timestamp_of_hundreds_of_digits_is_401_not_an_error(
+    client, group, signed, no_error_logged, digits
+):
+    response = post(client, delivery(audience()), HTTP_X_CDP_SIGNATURE=f"t={'9' * digits},v1=00")
+    assert response.status_code == 401
+    assert "must read t=<unix seconds>" in response.json()["error"]["message"]

@@ -1,5 +1,6 @@
 """``manage.py cdp_send_activation FILE --url URL`` against a live server."""
 
+import dataclasses
 import io
 import json
 import re
@@ -7,6 +8,7 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
+from cdp_bridge.management.commands.cdp_send_activation import Command
 from cdp_bridge.models import WebhookDelivery
 
 from .conftest import SIGNING_SECRET, audience, delivery, ids, members
@@ -83,3 +85,20 @@ def test_an_unreachable_webhook_and_a_missing_file_are_one_clear_line(group, del
         CommandError, match=re.escape("Cannot read /nonexistent.json: No such file")
     ):
         send("/nonexistent.json", "--url", "http://127.0.0.1:9/cdp/webhook")
+
+
+def test_a_token_refused_by_the_site_is_its_oauth_error_not_an_unreachable_site(
+    webhook, group, delivery_file, monkeypatch
+):
+    find_activation = Command.activation
+
+    def with_a_secret_the_site_never_had(self, scope, client_id):
+        activation = find_activation(self, scope, client_id)
+        return dataclasses.replace(activation, client_secrets=("not-the-sites-secret-0123",))
+
+    monkeypatch.setattr(Command, "activation", with_a_secret_the_site_never_had)
+    with pytest.raises(CommandError) as refused:
+        send(delivery_file, "--url", webhook, "--token")
+    assert str(refused.value) == (
+        "The token endpoint answered 401 invalid_client: unknown client id or wrong client secret."
+    )

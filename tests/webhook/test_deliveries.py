@@ -1,13 +1,16 @@
-"""Delivery history, idempotency, the queue and re-applying (SPEC §3.4)."""
+"""Delivery history, idempotency, the queue and re-applying."""
 
 import logging
 
 import pytest
+from celery import Celery
 from django.db import OperationalError
 
 from cdp_bridge.models import Segment, WebhookDelivery
-from cdp_bridge.webhook import deliveries
-from cdp_bridge.webhook.deliveries import process_delivery, process_queued, reapply
+from cdp_bridge.tasks import process_queued_delivery
+from cdp_bridge.webhook import queue
+from cdp_bridge.webhook.queue import process_delivery, process_queued
+from cdp_bridge.webhook.reapplying import reapply
 
 from .conftest import audience, delivery, ids, members, post
 
@@ -37,19 +40,20 @@ def fail_membership_writes(monkeypatch, error):
 
 
 def test_a_failed_delivery_gives_up_its_id_so_the_cdp_retry_is_applied(
-    client, group, users, monkeypatch
+    answering_client, group, users, monkeypatch
 ):
+    client = answering_client
     body = delivery(audience(members=ids(users[:2])))
     with monkeypatch.context() as patched:
         fail_membership_writes(patched, RuntimeError("disk full"))
-        assert post(client, body, HTTP_X_CDP_DELIVERY_ID="d-7").status_code == 503
+        assert post(client, body, HTTP_X_CDP_DELIVERY_ID="d-7").status_code == 500
     retry = post(client, body, HTTP_X_CDP_DELIVERY_ID="d-7")
     assert retry.json()["status"] == "applied"
     assert members("5d822e81") == {"user0", "user1"}
     history = WebhookDelivery.objects.order_by("pk")
     assert [(d.status, d.idempotency_key) for d in history] == [
         ("failed", None),
-        ("applied", "d-7"),
+        ("applied", "id:d-7"),
     ]
     assert history[0].error == "RuntimeError: disk full"
 
@@ -101,10 +105,10 @@ def test_the_queue_is_processed_oldest_first(client, group, users, queue_everyth
     assert process_queued() == []
 
 
-def test_a_failed_delivery_is_reapplied(client, group, users, monkeypatch):
+def test_a_failed_delivery_is_reapplied(answering_client, group, users, monkeypatch):
     with monkeypatch.context() as patched:
         fail_membership_writes(patched, RuntimeError("boom"))
-        post(client, delivery(audience(members=ids(users[:2]))))
+        post(answering_client, delivery(audience(members=ids(users[:2]))))
     failed = WebhookDelivery.objects.get()
     reapplied = reapply(failed)
     assert (reapplied.status, reapplied.error) == ("applied", "")
@@ -112,12 +116,12 @@ def test_a_failed_delivery_is_reapplied(client, group, users, monkeypatch):
 
 
 def test_reapplying_after_the_cdp_resent_it_makes_a_duplicate_not_a_second_change(
-    client, group, users, monkeypatch
+    client, answering_client, group, users, monkeypatch
 ):
     body = delivery(audience(sync="delta", added=ids(users[:1])))
     with monkeypatch.context() as patched:
         fail_membership_writes(patched, RuntimeError("boom"))
-        post(client, body)
+        post(answering_client, body)
     post(client, body)  # the CDP's retry
     post(client, delivery(audience(sync="delta", removed=ids(users[:1]))))
     failed = WebhookDelivery.objects.get(status="failed")
@@ -132,36 +136,57 @@ def test_only_failed_deliveries_can_be_reapplied(client, group):
 
 
 def test_a_large_reapplied_delivery_goes_back_to_the_queue(
-    client, group, users, configure, monkeypatch
+    answering_client, group, users, configure, monkeypatch
 ):
     with monkeypatch.context() as patched:
         fail_membership_writes(patched, RuntimeError("boom"))
-        post(client, delivery(audience(members=ids(users[:3]))))
+        post(answering_client, delivery(audience(members=ids(users[:3]))))
     configure(bulk_async_threshold=3)
     assert reapply(WebhookDelivery.objects.get()).status == "queued"
 
 
-def test_with_celery_configured_a_queued_delivery_is_handed_over_once_committed(
-    client, group, users, configure, monkeypatch, django_capture_on_commit_callbacks
+@pytest.fixture
+def celery_broker():
+    """A Celery app on an in-memory broker; returns a function reading the messages sent."""
+    app = Celery("tests", broker="memory://", set_as_current=True)
+    app.conf.task_default_queue = "cdp_bridge_webhook_tests"
+
+    def sent():
+        messages = []
+        with app.connection_for_read() as connection:
+            waiting = connection.SimpleQueue(app.conf.task_default_queue)
+            while True:
+                try:
+                    message = waiting.get(timeout=0.1)
+                except waiting.Empty:
+                    return messages
+                messages.append((message.headers["task"], message.payload[0]))
+                message.ack()
+
+    return sent
+
+
+def test_with_celery_configured_a_queued_delivery_is_sent_to_its_task_once_committed(
+    client, group, users, configure, celery_broker, django_capture_on_commit_callbacks
 ):
     configure(bulk_async_threshold=1, webhook={"queue": "celery"})
-    sent = []
-    monkeypatch.setattr("cdp_bridge.tasks.process_queued_delivery.delay", sent.append)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         post(client, delivery(audience(members=ids(users[:2]))))
-    assert len(callbacks) == 1
-    assert sent == [WebhookDelivery.objects.get().pk]
+    assert celery_broker() == []  # not before the delivery is committed
+    callbacks[0]()
+    pk = WebhookDelivery.objects.get().pk
+    assert celery_broker() == [("cdp_bridge.process_queued_delivery", [pk])]
+    assert process_queued_delivery.name == "cdp_bridge.process_queued_delivery"
 
 
 def test_when_celery_cannot_take_it_the_delivery_waits_for_the_command(
     client, group, users, configure, monkeypatch, django_capture_on_commit_callbacks, caplog
 ):
     configure(bulk_async_threshold=1, webhook={"queue": "celery"})
-
-    def broker_down(pk):
-        raise ConnectionRefusedError("[Errno 111] Connection refused")
-
-    monkeypatch.setattr("cdp_bridge.tasks.process_queued_delivery.delay", broker_down)
+    unreachable = Celery("tests", broker="redis://127.0.0.1:9/0", set_as_current=True)
+    unreachable.conf.broker_connection_retry = False
+    unreachable.conf.broker_connection_max_retries = 0
+    unreachable.conf.broker_transport_options = {"max_retries": 0}
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         response = post(client, delivery(audience(members=ids(users[:2]))))
     assert response.status_code == 202
@@ -172,7 +197,7 @@ def test_when_celery_cannot_take_it_the_delivery_waits_for_the_command(
 def test_without_celery_configured_nothing_is_handed_over(
     client, group, users, queue_everything, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(deliveries, "_send_to_celery", pytest.fail)
+    monkeypatch.setattr(queue, "_send_to_celery", pytest.fail)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         post(client, delivery(audience(members=ids(users[:2]))))
     assert callbacks == []

@@ -145,3 +145,21 @@ def test_the_database_connection_dying_mid_delivery_is_503_and_nothing_is_half_w
     retry = send(webhook, delivery(audience(members=ids(users[:2]))))
     assert retry.json()["status"] == "applied"
     assert members("5d822e81") == {"user0", "user1"}
+
+
+def test_a_chunked_body_the_server_cannot_decode_is_411_with_a_clear_error(webhook, group):
+    """Django's development server (which the live server is) passes chunked bodies on undecoded."""
+    body = json.dumps(delivery(audience(members=["1"]))).encode()
+    response = requests.post(
+        webhook,
+        data=iter([body[:20], body[20:]]),
+        headers={"Content-Type": "application/json"},
+        auth=(CLIENT_ID, GOOD_SECRET),
+        timeout=30,
+    )
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert response.status_code == 411
+    error = response.json()["error"]
+    assert error["code"] == "length_required"
+    assert "Content-Length" in error["message"]
+    assert not Segment.objects.exists()

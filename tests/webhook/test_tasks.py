@@ -35,7 +35,3 @@ def test_the_task_runs_through_celery_and_is_harmless_twice(queued, eager_celery
     assert process_queued_delivery.apply(args=[queued.pk]).get() == "applied"
     assert process_queued_delivery.delay(queued.pk).get() is None
     assert WebhookDelivery.objects.get().status == "applied"
-
-
-def test_the_task_is_registered_under_a_stable_name(eager_celery):
-    assert process_queued_delivery.name == "cdp_bridge.process_queued_delivery"

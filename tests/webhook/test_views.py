@@ -1,12 +1,16 @@
-"""The webhook endpoint through Django's test client: every row of SPEC §3.3's status table."""
+"""The webhook endpoint through the test client: each row of the response table in the docs."""
 
 import gzip
+import hashlib
 import json
 import logging
+import sys
 
 import pytest
-from django.db import OperationalError
-from django.test import Client
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import got_request_exception, request_finished, request_started
+from django.db import OperationalError, close_old_connections
+from django.test import RequestFactory
 
 from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership, WebhookDelivery
 
@@ -16,6 +20,7 @@ from .conftest import (
     CLIENT_ID,
     GROUP,
     WEBHOOK,
+    ContractClient,
     audience,
     basic,
     delivery,
@@ -26,6 +31,8 @@ from .conftest import (
 
 pytestmark = pytest.mark.django_db
 
+TOKEN_URL = "/cdp/webhook/token"
+
 
 def error_of(response):
     assert response["Content-Type"] == "application/json"
@@ -35,25 +42,28 @@ def error_of(response):
 # -- 200 -------------------------------------------------------------------------------------------
 
 
+def body_hash(body):
+    """The delivery id a body sent without X-CDP-Delivery-Id is answered with."""
+    return f"sha256:{hashlib.sha256(json.dumps(body).encode()).hexdigest()}"
+
+
 def test_a_full_audience_becomes_a_segment_with_its_members_and_metadata(client, group, users):
-    response = post(
-        client,
-        delivery(
-            audience(
-                description="Bought cat food twice in 90 days",
-                tags=["pets"],
-                profile_count=15230,
-                updated_at="2026-11-20T10:00:00Z",
-                sequence=17,
-                members=[*ids(users[:3]), "999999"],
-            )
-        ),
+    body = delivery(
+        audience(
+            description="Bought cat food twice in 90 days",
+            tags=["pets"],
+            profile_count=15230,
+            updated_at="2026-11-20T10:00:00Z",
+            sequence=17,
+            members=[*ids(users[:3]), "999999"],
+        )
     )
+    response = post(client, body)
     assert response.status_code == 200
     segment = Segment.objects.get(group=group, identifier="5d822e81")
     assert response.json() == {
         "status": "applied",
-        "delivery_id": response.json()["delivery_id"],
+        "delivery_id": body_hash(body),
         "audiences": [
             {
                 "id": "5d822e81",
@@ -119,9 +129,10 @@ def test_a_delivery_touching_the_threshold_is_stored_queued_and_answered_202(
     client, group, users, configure
 ):
     configure(bulk_async_threshold=5)
-    response = post(client, delivery(audience(members=ids(users[:5]))))
+    body = delivery(audience(members=ids(users[:5])))
+    response = post(client, body)
     assert response.status_code == 202
-    assert response.json() == {"status": "accepted", "delivery_id": response.json()["delivery_id"]}
+    assert response.json() == {"status": "accepted", "delivery_id": body_hash(body)}
     queued = WebhookDelivery.objects.get()
     assert (queued.status, queued.member_count) == ("queued", 5)
     assert not Segment.objects.exists()  # applied later, by the queue
@@ -361,7 +372,7 @@ def test_json_with_a_charset_is_json(client, group):
     assert response.status_code == 200
 
 
-# -- 503, and never a 500 --------------------------------------------------------------------------
+# -- 503, 500 --------------------------------------------------------------------------------------
 
 
 def test_an_unavailable_database_is_503_with_retry_after_and_nothing_written(
@@ -384,17 +395,40 @@ def test_an_unavailable_database_is_503_with_retry_after_and_nothing_written(
     assert not group.is_locked
 
 
-def test_an_unforeseen_error_is_503_without_a_traceback(client, group, users, monkeypatch):
+@pytest.fixture
+def reported(caplog):
+    """The exceptions Django's ``got_request_exception`` reported, as Sentry would see them."""
+    seen = []
+
+    def receiver(sender, request, **kwargs):
+        seen.append((request.path, sys.exc_info()[1]))
+
+    got_request_exception.connect(receiver)
+    caplog.set_level(logging.ERROR, logger="django.request")
+    yield seen
+    got_request_exception.disconnect(receiver)
+
+
+def test_a_bug_is_a_json_500_reported_to_the_site_without_a_traceback(
+    answering_client, group, users, monkeypatch, reported, caplog
+):
     def bug(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr("cdp_bridge.webhook.sync.PersonField.of", bug)
-    response = post(client, delivery(audience(members=ids(users))))
-    assert response.status_code == 503
+    response = post(answering_client, delivery(audience(members=ids(users))))
+    assert response.status_code == 500
+    assert "Retry-After" not in response
+    assert error_of(response)["code"] == "internal_error"
     assert "Traceback" not in response.content.decode()
     assert "ZeroDivisionError" not in response.content.decode()
+    assert [(path, type(error)) for path, error in reported] == [(WEBHOOK, ZeroDivisionError)]
+    [logged] = [record for record in caplog.records if record.name == "django.request"]
+    assert logged.getMessage() == f"Internal Server Error: {WEBHOOK}"
+    assert logged.exc_info[0] is ZeroDivisionError
     failed = WebhookDelivery.objects.get()
     assert (failed.status, failed.error) == ("failed", "ZeroDivisionError: division by zero")
+    assert not Segment.objects.exists()
 
 
 def test_every_answer_is_json_whatever_the_client_accepts(client, group):
@@ -404,7 +438,7 @@ def test_every_answer_is_json_whatever_the_client_accepts(client, group):
 
 
 def test_no_csrf_token_is_needed(group):
-    strict = Client(enforce_csrf_checks=True)
+    strict = ContractClient(enforce_csrf_checks=True)
     assert post(strict, delivery()).status_code == 200
 
 
@@ -418,8 +452,8 @@ def test_everything_the_cdp_sends_is_logged_at_debug_without_credentials(client,
     assert basic().split()[1] not in caplog.text
 
 
-def test_a_client_id_configured_in_two_scopes_is_a_check_error_and_never_a_500(
-    client, group, settings
+def test_a_client_id_configured_in_two_scopes_is_a_check_error_and_a_reported_500(
+    answering_client, group, settings, reported
 ):
     from cdp_bridge.checks import check_settings
 
@@ -432,6 +466,105 @@ def test_a_client_id_configured_in_two_scopes_is_a_check_error_and_never_a_500(
         },
     }
     assert "cdp_bridge.E007" in {message.id for message in check_settings()}
-    response = post(client, delivery(audience()))
-    assert response.status_code == 503
-    assert error_of(response)["code"] == "unavailable"
+    response = post(answering_client, delivery(audience()))
+    assert response.status_code == 500
+    assert error_of(response)["code"] == "internal_error"
+    assert [type(error).__name__ for _, error in reported] == ["ConfigurationError"]
+
+
+# -- defects found by attacking the webhook from outside -------------------------------------------
+
+
+def test_a_delivery_id_shaped_like_a_body_hash_does_not_make_that_body_a_duplicate(
+    client, group, users
+):
+    body = json.dumps(delivery(audience(members=ids(users[:2])))).encode()
+    spoof = f"sha256:{hashlib.sha256(body).hexdigest()}"
+    first = post(client, delivery(audience("other")), HTTP_X_CDP_DELIVERY_ID=spoof)
+    assert first.json()["status"] == "applied"
+    response = post(client, body)
+    assert response.json()["status"] == "applied"
+    assert members("5d822e81") == {"user0", "user1"}
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"segment_group_identifier": 5}, "/segment_group_identifier"),
+        (delivery(audience(5)), "/audiences/0/id"),
+        (delivery(audience(name=7)), "/audiences/0/name"),
+        (delivery(audience(description=1.5)), "/audiences/0/description"),
+        (delivery(audience(tags=["pets", 3])), "/audiences/0/tags/1"),
+        (delivery(audience(snapshot={"id": 9, "part": 1, "parts": 2})), "/audiences/0/snapshot/id"),
+        (delivery(removed_audiences=["a", 12]), "/removed_audiences/1"),
+    ],
+)
+def test_a_number_where_the_contract_says_string_is_400_with_its_path(client, group, body, path):
+    response = post(client, body)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid_payload"
+    assert [item["path"] for item in error["details"]] == [path]
+    assert error["details"][0]["message"].startswith("Expected a string, not ")
+    assert not Segment.objects.exists()
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(client, group, users):
+    body = json.dumps(delivery(audience(members=ids(users[:6])))).encode()
+    members_of_gzip = (
+        gzip.compress(body[:40]) + gzip.compress(body[40:90]) + gzip.compress(body[90:])
+    )
+    response = post(client, members_of_gzip, HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 200, response.content
+    assert members("5d822e81") == {f"user{index}" for index in range(6)}
+
+
+def test_gzip_members_together_over_the_limit_are_413(client, group, configure):
+    configure(webhook={"max_body_bytes": 64 * 1024})
+    body = json.dumps(delivery(audience(members=["1"] * 10_000))).encode()  # 50 KiB each
+    response = post(client, gzip.compress(body) + gzip.compress(body), HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 413
+    assert "decompressed body" in error_of(response)["message"]
+
+
+def test_data_after_the_last_gzip_member_is_400(client, group):
+    body = gzip.compress(json.dumps(delivery()).encode()) + b"trailing garbage"
+    response = post(client, body, HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 400
+    assert "not valid gzip" in error_of(response)["message"]
+
+
+def wsgi_answer(environ):
+    """What the site itself sends for a request, before any server tidies it up."""
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started.update(status=status, headers=dict(headers))
+
+    request_started.disconnect(close_old_connections)  # keep the test's transaction open
+    request_finished.disconnect(close_old_connections)
+    try:
+        content = b"".join(WSGIHandler()(environ, start_response))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return started["status"], started["headers"], content
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [(basic(), "200 OK"), (basic(secret="x" * 20), "401 Unauthorized"), (None, "401 Unauthorized")],
+)
+def test_a_head_answer_carries_no_body(group, authorization, status):
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    environ = RequestFactory().head(WEBHOOK, **headers).environ
+    answered, sent_headers, content = wsgi_answer(environ)
+    assert (answered, content) == (status, b"")
+    if status.startswith("401"):
+        assert sent_headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_a_head_to_the_token_endpoint_is_405_without_a_body(group):
+    answered, sent_headers, content = wsgi_answer(RequestFactory().head(TOKEN_URL).environ)
+    assert (answered, content) == ("405 Method Not Allowed", b"")
+    assert sent_headers["Allow"] == "POST"

@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 
 from cdp_bridge import conf
-from cdp_bridge.exceptions import ConfigurationError
+from cdp_bridge.exceptions import DATABASE_UNAVAILABLE, ConfigurationError
 from cdp_bridge.models import WebhookDelivery
-from cdp_bridge.webhook.deliveries import UNAVAILABLE, process_queued
+from cdp_bridge.webhook.queue import process_queued
 
 
 class Command(BaseCommand):
@@ -48,7 +48,7 @@ class Command(BaseCommand):
             processed = process_queued(limit)
         except ConfigurationError as error:
             raise CommandError(str(error)) from None
-        except UNAVAILABLE as error:
+        except DATABASE_UNAVAILABLE as error:
             if not quiet:
                 raise CommandError(
                     f"The database is unavailable: {error}".strip() + ". Check that it is "

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from cdp_bridge import conf
 from cdp_bridge.conf import Activation
 from cdp_bridge.exceptions import ConfigurationError
-from cdp_bridge.webhook.sender import send_activation
+from cdp_bridge.webhook.sender import TokenRefused, send_activation
 
 
 class Command(BaseCommand):
@@ -48,6 +48,8 @@ class Command(BaseCommand):
                 delivery_id=options["delivery_id"],
                 timeout=options["timeout"],
             )
+        except TokenRefused as error:
+            raise CommandError(str(error)) from None
         except requests.RequestException as error:
             raise CommandError(f"Could not reach {options['url']}: {error}") from None
         answer = _json(response)
@@ -90,6 +92,4 @@ def _reason(response: requests.Response) -> str:
     problem = _json(response).get("error")
     if isinstance(problem, dict):
         return f"{problem.get('code')}: {problem.get('message')}"
-    if isinstance(problem, str):  # the token endpoint's RFC 6749 form
-        return problem
     return response.text[:200]
