@@ -1,7 +1,8 @@
 """The package's layout: no module imports, directly or through others, a module importing it.
 
 Every import counts, also one inside a function: an import cycle hidden in a function still
-ties the two modules together (neither can be understood, tested or changed alone).
+ties the two modules together (neither can be understood, tested or changed alone). Importing
+``a.b.c`` runs the ``__init__`` of ``a.b`` first, so it counts as importing that package too.
 """
 
 import grimp
@@ -10,7 +11,15 @@ import grimp
 def import_cycles(package):
     """Each group of modules of ``package`` that import one another in a cycle (Tarjan)."""
     graph = grimp.build_graph(package, include_external_packages=False, cache_dir=None)
-    imports = {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
+    imports = {
+        module: {
+            imported
+            for target in graph.find_modules_directly_imported_by(module)
+            for imported in (target, *packages_of(target))
+            if imported not in (module, *packages_of(module))
+        }
+        for module in graph.modules
+    }
     index, low, stack, on_stack, cycles = {}, {}, [], set(), []
 
     def visit(module):
@@ -37,6 +46,12 @@ def import_cycles(package):
     return cycles
 
 
+def packages_of(module):
+    """The packages whose ``__init__`` runs before ``module``: ``a.b`` and ``a`` for ``a.b.c``."""
+    parts = module.split(".")
+    return tuple(".".join(parts[:end]) for end in range(len(parts) - 1, 0, -1))
+
+
 def test_no_module_of_cdp_bridge_is_part_of_an_import_cycle():
     assert import_cycles("cdp_bridge") == []
 
@@ -51,3 +66,19 @@ def test_the_check_finds_a_cycle_through_a_function_level_import(tmp_path, monke
     (package / "d.py").write_text("import tangled.a\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert import_cycles("tangled") == [["tangled.a", "tangled.b", "tangled.c"]]
+
+
+def test_the_check_finds_a_cycle_through_a_package_init(tmp_path, monkeypatch):
+    package = tmp_path / "layered"
+    (package / "low").mkdir(parents=True)
+    (package / "high").mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "low" / "__init__.py").write_text("from layered.low import rules\n")
+    (package / "low" / "rules.py").write_text("import layered.high.leaf\n")
+    (package / "high" / "__init__.py").write_text("from layered.high import api\n")
+    (package / "high" / "api.py").write_text("import layered.low.kinds\n")
+    (package / "high" / "leaf.py").write_text("")
+    (package / "low" / "kinds.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    [cycle] = import_cycles("layered")
+    assert {"layered.low.rules", "layered.high", "layered.high.api", "layered.low"} <= set(cycle)

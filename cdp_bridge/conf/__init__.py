@@ -34,7 +34,7 @@ from cdp_bridge.conf.schema import (
 )
 from cdp_bridge.conf.yaml_file import YamlConfigFile, load_yaml
 from cdp_bridge.exceptions import ConfigurationError
-from cdp_bridge.export.stream_ids import is_valid_stream_id
+from cdp_bridge.stream_ids import is_valid_stream_id
 
 if TYPE_CHECKING:
     from django.http import HttpRequest

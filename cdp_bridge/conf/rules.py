@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cdp_bridge.conf.spec import ClassRule, Rule
-from cdp_bridge.export.stream_ids import STREAM_ID_HINT, STREAM_ID_PATTERN, is_valid_stream_id
+from cdp_bridge.stream_ids import STREAM_ID_HINT, STREAM_ID_PATTERN, is_valid_stream_id
 from cdp_bridge.schedule.cron import (
     MALFORMED_HINT,
     NEVER_FIRES_HINT,

@@ -25,7 +25,7 @@ from cdp_bridge.export.sources import (
     select_source,
     source_queryset,
 )
-from cdp_bridge.export.stream_ids import STREAM_ID_HINT, is_valid_stream_id
+from cdp_bridge.stream_ids import STREAM_ID_HINT, is_valid_stream_id
 from cdp_bridge.export.transports import (
     FileTransport,
     MemoryTransport,

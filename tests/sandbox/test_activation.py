@@ -13,7 +13,7 @@ from django.db import OperationalError
 
 from cdp_bridge.models import Segment, SegmentGroup, WebhookDelivery
 from cdp_bridge.sandbox.activation import ActivationFailed
-from cdp_bridge.webhook import deliveries
+from cdp_bridge.webhook import receiving
 
 from ..webhook.conftest import GROUP, SIGNING_SECRET, configuration
 from .conftest import SOURCES
@@ -121,7 +121,7 @@ def test_an_audience_taken_out_of_the_activation_is_removed_from_the_site(export
 def test_a_503_is_retried_after_the_wait_the_site_asks_for_with_the_same_delivery_id(
     exported, webhook, monkeypatch
 ):
-    apply = deliveries.apply_delivery
+    apply = receiving.apply_delivery
     failures = []
 
     def unavailable_once(*args, **kwargs):
@@ -130,7 +130,7 @@ def test_a_503_is_retried_after_the_wait_the_site_asks_for_with_the_same_deliver
             raise OperationalError("the database went away")
         return apply(*args, **kwargs)
 
-    monkeypatch.setattr(deliveries, "apply_delivery", unavailable_once)
+    monkeypatch.setattr(receiving, "apply_delivery", unavailable_once)
     exported.define([EARLY], [exported.site_activation(webhook, ["early-users"])])
     waits = []
     [report] = exported.activate(sleep=waits.append)

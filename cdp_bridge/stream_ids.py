@@ -1,4 +1,7 @@
-"""The form of a stream id: what the CDP's Data Manager hands out for a Stream file dataflow."""
+"""The form of a stream id, which the CDP's Data Manager hands out for a Stream file dataflow.
+
+The configuration, the export commands and the schedule all check it: it depends on none of them.
+"""
 
 from __future__ import annotations
 
