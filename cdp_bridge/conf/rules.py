@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from cdp_bridge.conf.spec import ClassRule, Rule
-from cdp_bridge.stream_ids import STREAM_ID_HINT, STREAM_ID_PATTERN, is_valid_stream_id
 from cdp_bridge.schedule.cron import (
     MALFORMED_HINT,
     NEVER_FIRES_HINT,
     malformed_interval,
     never_fires,
 )
+from cdp_bridge.stream_ids import STREAM_ID_HINT, STREAM_ID_PATTERN, is_valid_stream_id
 
 HTTP_URL = re.compile(r"https?://[^\s/?#]+(/\S*)?")
 TRACKING_PARAMETER = re.compile(r"p[1-9][0-9]{0,2}")  # Raptor: p1 to p999

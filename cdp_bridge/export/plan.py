@@ -25,7 +25,6 @@ from cdp_bridge.export.sources import (
     select_source,
     source_queryset,
 )
-from cdp_bridge.stream_ids import STREAM_ID_HINT, is_valid_stream_id
 from cdp_bridge.export.transports import (
     FileTransport,
     MemoryTransport,
@@ -35,6 +34,7 @@ from cdp_bridge.export.transports import (
 from cdp_bridge.identity import person_identifier_field
 from cdp_bridge.models import ExportRun
 from cdp_bridge.redaction import mask_secret
+from cdp_bridge.stream_ids import STREAM_ID_HINT, is_valid_stream_id
 
 DRAFT_LIMIT = 100
 

@@ -21,9 +21,9 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from cdp_bridge.conf import ScheduleEntry, cdp_settings, inspect_settings
-from cdp_bridge.stream_ids import is_valid_stream_id
 from cdp_bridge.schedule import leases
 from cdp_bridge.schedule.clock import latest_fire_time
+from cdp_bridge.stream_ids import is_valid_stream_id
 
 logger = logging.getLogger("cdp_bridge.schedule")
 
