@@ -73,6 +73,15 @@ class ConfigReport:
     def errors(self) -> tuple[Problem, ...]:
         return tuple(problem for problem in self.problems if problem.is_error)
 
+    def schedule_entry_errors(self, kind: str, index: int) -> tuple[Problem, ...]:
+        """The errors inside schedule entry ``<kind>[index]``: the schedule refuses that entry."""
+        return tuple(error for error in self.errors if error.schedule_entry == (kind, index))
+
+    @property
+    def refused_schedule_entries(self) -> tuple[tuple[str, int], ...]:
+        """``(kind, index)`` of each schedule entry with an error, in the order reported."""
+        return tuple(dict.fromkeys(e.schedule_entry for e in self.errors if e.schedule_entry))
+
     def key_path(self, *parts: str | int) -> str:
         """A key path as the configuration's author wrote it (with its YAML section)."""
         return render_key_path(parts, self.prefixes)
@@ -90,11 +99,16 @@ def inspect_settings() -> ConfigReport:
 
 
 def cdp_settings() -> CdpBridgeSettings:
-    """The validated configuration; ConfigurationError names the first problem's key path."""
+    """The validated configuration; ConfigurationError names the first problem's key path.
+
+    An error inside one schedule entry does not count here: that entry is left out of
+    ``schedule``, and the schedule reports it as refused while the other entries run.
+    """
     report = inspect_settings()
-    if report.errors or report.settings is None:
-        first = report.errors[0]
-        more = len(report.errors) - 1
+    errors = [error for error in report.errors if error.schedule_entry is None]
+    if errors or report.settings is None:
+        first = errors[0]
+        more = len(errors) - 1
         suffix = f" ({more} more: run manage.py check)" if more else ""
         raise ConfigurationError(f"CDP configuration ({report.origin}): {first}{suffix}")
     return report.settings

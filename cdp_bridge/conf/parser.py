@@ -121,12 +121,17 @@ def render_key_path(path: KeyPath, prefixes: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the configuration, reported by a system check with ``check_id``."""
+    """One thing wrong with the configuration, reported by a system check with ``check_id``.
+
+    ``schedule_entry`` is ``(kind, index)`` when the problem lies inside one schedule entry:
+    it refuses that entry only, and the rest of the configuration stays usable.
+    """
 
     check_id: str
     path: str
     message: str
     hint: str
+    schedule_entry: tuple[str, int] | None = None
 
     @property
     def is_error(self) -> bool:
@@ -147,7 +152,13 @@ class ConfigParser:
     # -- reporting -------------------------------------------------------------------------
 
     def report(self, check_id: str, path: KeyPath, message: str, hint: str) -> _Invalid:
-        self.problems.append(Problem(check_id, render_key_path(path, self.prefixes), message, hint))
+        entry = None
+        if path[:2] == ("data_export", "schedule") and len(path) > 3:
+            kind, index = path[2], path[3]
+            if isinstance(kind, str) and isinstance(index, int):
+                entry = (kind, index)
+        rendered = render_key_path(path, self.prefixes)
+        self.problems.append(Problem(check_id, rendered, message, hint, entry))
         return INVALID
 
     def invalid(self, path: KeyPath, message: str, hint: str) -> _Invalid:
@@ -459,6 +470,7 @@ class ConfigParser:
                 continue
             for index, raw in enumerate(items):
                 entry_path = (*path, kind, index)
+                reported = len(self.problems)
                 item = self.fields(
                     raw,
                     entry_path,
@@ -485,6 +497,8 @@ class ConfigParser:
                         f"Use one of: {', '.join(sorted(scope_names))}.",
                     )
                     continue
+                if any(problem.is_error for problem in self.problems[reported:]):
+                    continue  # refused alone (a typo in a key): the schedule shows why
                 entries.append(
                     ScheduleEntry(kind, index, item["interval"], item.get("options", ""), scope)
                 )
