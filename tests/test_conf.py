@@ -407,7 +407,7 @@ def test_schedule_entries_and_sources_are_typed(cdp_config):
     )
     config = conf.cdp_settings()
     (entry,) = config.schedule
-    assert (entry.kind, entry.interval, entry.options, entry.scope, entry.key) == (
+    assert (entry.kind, entry.interval, entry.options, entry.scope, entry.name) == (
         "content",
         "*/15 * * * *",
         "--no-draft --content-type=article",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,9 +148,18 @@ class ScheduleEntry:
     scope: str = "default"
 
     @property
-    def key(self) -> str:
-        """A stable name for the entry, used for its run state and lock."""
+    def name(self) -> str:
+        """The entry as people find it in the configuration: ``user[0]``."""
         return f"{self.kind}[{self.index}]"
+
+    @property
+    def key(self) -> str:
+        """The key of the entry's run state and lock: a hash of what it does, not where it is.
+
+        Moving an entry in the list keeps its state; editing what it does starts it afresh.
+        """
+        text = "\0".join((self.kind, self.scope, self.interval, self.options))
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
