@@ -318,6 +318,8 @@ class ConfigParser:
                         "stream_id": self.stream_id,
                         "connect_timeout": self.number,
                         "read_timeout": self.number,
+                        "retry_budget": self.number,
+                        "max_retry_after": self.number,
                     },
                 ),
                 "file": lambda v, p: self.fields(v, p, {"directory": self.string}),

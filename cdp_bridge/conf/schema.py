@@ -76,6 +76,13 @@ class StreamSettings:
     max_batch_bytes: int = 4 * MiB
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    # How long one batch may keep failing transiently before the export gives up: ten
+    # minutes rides out a CDP restart, and at a third of requests failing a batch runs out
+    # of it about once in 10^12; a dead CDP still ends the run, with one line, in that time.
+    retry_budget: float = 600.0
+    # The longest Retry-After honoured: a rate limit's window is seconds to a minute, and a
+    # larger answer (a day) must not park the export; it waits this long and tries again.
+    max_retry_after: float = 120.0
 
 
 @dataclass(frozen=True)
