@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from cdp_bridge.conf import SourceSettings
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.rows import ModelRows, UserRows
-from cdp_bridge.export.runner import run_export
+from cdp_bridge.export.runner import ExportOptions, run_export
 from cdp_bridge.testing import export_row
 from tests.testapp.models import Article, Category, FieldShowcase, Member, Product
 
@@ -84,7 +84,7 @@ def test_the_id_column_is_the_activations_person_identifier(export_config, recei
     }
     export_config(cdp={"activations": [activation]})
     User.objects.create(username="ada", email="ada@example.com")
-    run_export("user")
+    run_export(ExportOptions("user"))
     assert receiver.rows[0]["id"] == "ada@example.com"
 
 
@@ -101,7 +101,7 @@ def test_activations_matching_on_different_fields_cannot_share_an_id_column(cdp_
     report = cdp_config({"system": {"default": {"cdp": {"activations": activations}}}})
     assert [p.check_id for p in report.problems] == ["cdp_bridge.E021"]
     with pytest.raises(ExportError, match=r"activations\[1\]\.person_identifier_field: matches"):
-        run_export("user")
+        run_export(ExportOptions("user"))
 
 
 def test_a_content_row_starts_with_its_id_type_name_and_language(cdp_config, settings):
@@ -174,7 +174,7 @@ def test_related_objects_are_fetched_with_the_rows_not_one_query_per_row(export_
         obj = FieldShowcase.objects.create(title=f"s{number}", category=tags[0])
         obj.tags.set(tags[:2])
     with CaptureQueriesContext(connection) as queries:
-        run_export("content", source="showcase", draft=False, batch_size=1000)
+        run_export(ExportOptions("content", source="showcase", draft=False, batch_size=1000))
     reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     assert len(reads) == 2, reads  # the rows with their foreign keys, then all their tags
     assert len(receiver.rows) == 30
