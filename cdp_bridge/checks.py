@@ -257,7 +257,7 @@ def _field_names(model: type[Model]) -> Iterable[str]:
 def check_schedule_options(report: ConfigReport) -> list[CheckMessage]:
     """Each schedule entry's options must be accepted by its export command."""
     from cdp_bridge.schedule.clock import require_aware_times
-    from cdp_bridge.schedule.runner import command_name, options_problem
+    from cdp_bridge.schedule.entries import options_problem
 
     assert report.settings is not None
     messages: list[CheckMessage] = []
@@ -279,7 +279,7 @@ def check_schedule_options(report: ConfigReport) -> list[CheckMessage]:
             messages.append(
                 Error(
                     problem,
-                    hint=f"Give options that manage.py {command_name(entry)} accepts; until "
+                    hint=f"Give options that manage.py stream_{entry.kind}_data accepts; until "
                     "then cdp_run_schedule refuses this entry and runs the others.",
                     obj=report.key_path(
                         "data_export", "schedule", entry.kind, entry.index, "options"

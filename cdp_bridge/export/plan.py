@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from cdp_bridge.conf import ScopeSettings, SourceSettings, StreamSettings, get_scope
 from cdp_bridge.conf.parser import STREAM_ID_HINT, is_valid_stream_id
+from cdp_bridge.conf.schema import EXPORT_KINDS
 from cdp_bridge.exceptions import CdpBridgeError, ExportError
 from cdp_bridge.export.processors import registered_processors
 from cdp_bridge.export.rows import ModelRows, RowBuilder, UserRows
@@ -41,7 +42,14 @@ DRAFT_LIMIT = 100
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """What was asked for: the options of ``stream_<kind>_data``."""
+    """What was asked for: the options of ``stream_<kind>_data``, from any caller.
+
+    ``draft`` sends at most ``draft_limit`` rows marked as a draft; ``draft=False`` sends them
+    all. ``source`` names one of the kind's sources (needed when it has several).
+    ``stream_id`` overrides the scope's stream. ``since`` is a datetime, ISO 8601 text, or
+    ``"last"`` (after the last successful full export of the stream). ``resume`` continues
+    the stream's failed or interrupted full export.
+    """
 
     kind: str
     scope: str = "default"
@@ -52,6 +60,23 @@ class ExportOptions:
     batch_size: int | None = None
     since: str | datetime | None = None
     resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXPORT_KINDS:  # a caller's bug, not a user's input
+            raise ValueError(f"kind must be one of {', '.join(EXPORT_KINDS)}, not {self.kind!r}")
+
+
+def check_options(options: ExportOptions) -> None:
+    """Refuse options that no configuration can make right, with an ExportError saying why."""
+    if options.draft_limit < 1:
+        raise ExportError(f"--draft-limit must be at least 1, not {options.draft_limit}.")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise ExportError(f"--batch-size must be at least 1, not {options.batch_size}.")
+    if options.stream_id is not None and not is_valid_stream_id(options.stream_id):
+        raise ExportError(
+            f"--stream-id {mask_secret(options.stream_id) or '(empty)'} is malformed. "
+            + STREAM_ID_HINT
+        )
 
 
 @dataclass(frozen=True)
@@ -107,10 +132,7 @@ def export_directory(directory: Path) -> Path:
 
 def plan_export(options: ExportOptions, run: ExportRun) -> ExportPlan:
     """Check the options against the configuration and work out the run; ``run`` is its record."""
-    if options.draft_limit < 1:
-        raise ExportError(f"--draft-limit must be at least 1, not {options.draft_limit}.")
-    if options.batch_size is not None and options.batch_size < 1:
-        raise ExportError(f"--batch-size must be at least 1, not {options.batch_size}.")
+    check_options(options)
     try:
         scope = get_scope(options.scope)
         source = select_source(options.kind, options.source)
@@ -152,11 +174,6 @@ def plan_export(options: ExportOptions, run: ExportRun) -> ExportPlan:
 
 
 def _stream_id(options: ExportOptions, scope: ScopeSettings, stream: StreamSettings) -> str:
-    if options.stream_id is not None and not is_valid_stream_id(options.stream_id):
-        raise ExportError(
-            f"--stream-id {mask_secret(options.stream_id) or '(empty)'} is malformed. "
-            + STREAM_ID_HINT
-        )
     stream_id = options.stream_id or stream.stream_id or ""
     if stream.transport != "stream_file":
         return stream_id

@@ -8,7 +8,6 @@ claimed is run again by the next invocation.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -28,12 +27,6 @@ LEASE = timedelta(minutes=5)
 RENEW_EVERY = timedelta(minutes=1)
 
 
-def entry_key(entry: ScheduleEntry) -> str:
-    """A key for what the entry does, so that editing an entry starts it afresh."""
-    text = "\0".join((entry.kind, entry.scope, entry.interval, entry.options))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def state_of(entry: ScheduleEntry, now: datetime) -> ScheduleState:
     """The entry's state; a new entry starts as if it had run at its last fire before now.
 
@@ -41,7 +34,7 @@ def state_of(entry: ScheduleEntry, now: datetime) -> ScheduleState:
     fires in the very minute it is first seen.
     """
     state, _ = ScheduleState.objects.get_or_create(
-        entry_key=entry_key(entry),
+        entry_key=entry.key,
         defaults={
             "kind": entry.kind,
             "scope": entry.scope,
@@ -61,7 +54,7 @@ def claim(entry: ScheduleEntry, fire_time: datetime, owner: str, now: datetime) 
     """
     due = Q(last_fire_time__lt=fire_time) | Q(last_result=ScheduleState.Result.RUNNING)
     free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    claimed = ScheduleState.objects.filter(due, free, entry_key=entry_key(entry)).update(
+    claimed = ScheduleState.objects.filter(due, free, entry_key=entry.key).update(
         last_fire_time=fire_time,
         lease_owner=owner,
         lease_expires_at=now + LEASE,
@@ -74,7 +67,7 @@ def claim(entry: ScheduleEntry, fire_time: datetime, owner: str, now: datetime) 
 
 def release(entry: ScheduleEntry, owner: str, *, error: str = "") -> None:
     """Record how the run ended and give the lease back."""
-    ScheduleState.objects.filter(entry_key=entry_key(entry), lease_owner=owner).update(
+    ScheduleState.objects.filter(entry_key=entry.key, lease_owner=owner).update(
         lease_owner="",
         lease_expires_at=None,
         last_finished_at=timezone.now(),
@@ -92,16 +85,16 @@ def renewed_lease(entry: ScheduleEntry, owner: str) -> Iterator[None]:
         try:
             while not stop.wait(RENEW_EVERY.total_seconds()):
                 try:
-                    ScheduleState.objects.filter(
-                        entry_key=entry_key(entry), lease_owner=owner
-                    ).update(lease_expires_at=timezone.now() + LEASE)
+                    ScheduleState.objects.filter(entry_key=entry.key, lease_owner=owner).update(
+                        lease_expires_at=timezone.now() + LEASE
+                    )
                 except DatabaseError:  # a passing outage: the lease has minutes left, try again
-                    logger.warning("Could not renew the lease of %s", entry.key, exc_info=True)
+                    logger.warning("Could not renew the lease of %s", entry.name, exc_info=True)
                     connection.close()
         finally:
             connection.close()  # this thread's own connection
 
-    renewer = threading.Thread(target=renew, name=f"cdp-lease-{entry.key}", daemon=True)
+    renewer = threading.Thread(target=renew, name=f"cdp-lease-{entry.name}", daemon=True)
     renewer.start()
     try:
         yield

@@ -475,7 +475,8 @@ def test_a_failure_from_the_command_line_is_one_line_and_a_non_zero_exit(tmp_pat
     )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1, result.stderr
-    assert result.stderr.startswith("CommandError: The export stopped on a database error: ")
+    assert result.stderr.startswith("CommandError: The export stopped: The database refused: ")
+    assert "run manage.py migrate" in result.stderr
     assert "Traceback" not in result.stderr
 
 

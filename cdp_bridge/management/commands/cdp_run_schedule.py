@@ -67,14 +67,14 @@ class Command(BaseCommand):
     def report(self, outcomes: list[EntryOutcome], *, fail_on_errors: bool) -> None:
         failed = [outcome for outcome in outcomes if outcome.status in ("failed", "refused")]
         for outcome in outcomes:
-            line = f"{outcome.entry.key} {outcome.status}"
+            line = f"{outcome.name} {outcome.status}"
             line += f": {outcome.detail}" if outcome.detail else ""
             if outcome.status in ("failed", "refused"):
                 self.stderr.write(line)
             elif outcome.status == "succeeded" or self.verbosity >= 2:
                 self.stdout.write(line)
         if failed and fail_on_errors:
-            keys = ", ".join(outcome.entry.key for outcome in failed)
+            keys = ", ".join(outcome.name for outcome in failed)
             raise CommandError(
                 f"{len(failed)} scheduled export(s) did not run cleanly ({keys}); "
                 "see the lines above, and cdp_run_schedule --list."
