@@ -130,6 +130,49 @@ def test_an_entry_with_bad_options_is_refused_while_the_others_run(cdp_config, u
     assert [m.obj for m in checks] == [f"data_export.schedule.user[{i}].options" for i in range(3)]
 
 
+def test_an_entry_with_an_invalid_interval_is_skipped_and_the_others_run(
+    cdp_config, users, caplog
+):
+    report = cdp_config(
+        schedule(
+            {"interval": "61 * * * *", "options": "--no-draft"},
+            {"interval": "* * * * *", "options": "--no-draft"},
+            {"interval": "* * * * *", "optoins": "--no-draft"},  # a typo in a key
+        )
+    )
+    assert {p.check_id for p in report.errors} == {"cdp_bridge.E005", "cdp_bridge.E001"}
+    outcomes = run_due_entries(TEN_PAST)
+    assert [(o.name, o.status) for o in outcomes] == [
+        ("user[0]", "refused"),
+        ("user[1]", "succeeded"),
+        ("user[2]", "refused"),
+    ]
+    assert outcomes[0].detail.startswith(
+        "data_export.schedule.user[0].interval: '61 * * * *' is not a valid crontab interval."
+    )
+    assert "data_export.schedule.user[2].optoins: unknown key" in outcomes[2].detail
+    assert ExportRun.objects.get().rows == 5
+    refusals = [r.getMessage() for r in caplog.records if r.name == "cdp_bridge.schedule"]
+    assert any(m.startswith("Schedule entry user[0] refused: ") for m in refusals), refusals
+    assert list(beat_schedule()) == ["cdp_bridge user[1]: stream_user_data --no-draft"]
+
+    output, errors = StringIO(), StringIO()
+    with pytest.raises(CommandError, match=r"2 scheduled export\(s\) did not run cleanly"):
+        call_command("cdp_run_schedule", stdout=output, stderr=errors)
+    assert "user[0] refused: data_export.schedule.user[0].interval" in errors.getvalue()
+    listing = StringIO()
+    call_command("cdp_run_schedule", "--list", stdout=listing)
+    blocks = listing.getvalue().split("\n\n")
+    assert blocks[0].splitlines() == [
+        "user[0]: not read from the configuration",
+        "  REFUSED:   data_export.schedule.user[0].interval: '61 * * * *' is not a valid "
+        "crontab interval. Use five crontab fields: minute hour day-of-month month "
+        "day-of-week, e.g. '*/15 * * * *'.",
+    ]
+    assert blocks[1].startswith("user[1]: stream_user_data --no-draft (scope default)")
+    assert "REFUSED:" in blocks[2]
+
+
 def test_the_command_exits_non_zero_when_an_entry_fails_or_is_refused(cdp_config, users):
     cdp_config(schedule({"interval": "* * * * *", "options": "--bogus"}, {"interval": "* * * * *"}))
     with pytest.raises(CommandError, match=r"1 scheduled export\(s\) did not run cleanly"):
