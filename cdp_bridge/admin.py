@@ -1,4 +1,4 @@
-"""The admin: segment groups and their segments (read-only once locked), and export runs."""
+"""The admin: segment groups and segments (read-only once locked), and the records the app keeps."""
 
 from __future__ import annotations
 
@@ -335,6 +335,7 @@ EXPORT_RUN_FIELDS = (
     "since",
     "resumed_from",
     "started_at",
+    "heartbeat_at",
     "finished_at",
     "duration",
     "status",
@@ -367,6 +368,16 @@ class ExportRunAdmin(RecordAdmin):
     fields = EXPORT_RUN_FIELDS
     readonly_fields = EXPORT_RUN_FIELDS
 
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        ExportRun.objects.mark_interrupted()  # show a run whose process died as what it is
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        ExportRun.objects.mark_interrupted()
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description=_("mode"), ordering="draft")
     def mode(self, run: ExportRun) -> str:
         return str(_("draft") if run.draft else _("full"))
@@ -378,3 +389,4 @@ class ExportRunAdmin(RecordAdmin):
     @admin.display(description=_("duration"))
     def duration(self, run: ExportRun) -> str:
         return f"{run.duration.total_seconds():.1f} s" if run.duration else "-"
+

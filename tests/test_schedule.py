@@ -130,9 +130,7 @@ def test_an_entry_with_bad_options_is_refused_while_the_others_run(cdp_config, u
     assert [m.obj for m in checks] == [f"data_export.schedule.user[{i}].options" for i in range(3)]
 
 
-def test_an_entry_with_an_invalid_interval_is_skipped_and_the_others_run(
-    cdp_config, users, caplog
-):
+def test_an_entry_with_an_invalid_interval_is_skipped_and_the_others_run(cdp_config, users, caplog):
     report = cdp_config(
         schedule(
             {"interval": "61 * * * *", "options": "--no-draft"},
@@ -325,7 +323,7 @@ def test_each_entry_is_judged_at_its_own_turn_not_when_the_tick_began(
 
     def slow_export(name, options):
         clock["now"] += timedelta(minutes=12)  # longer than a lease
-        return "exported", ""
+        return ScheduleState.Result.SUCCEEDED, "exported"
 
     monkeypatch.setattr("cdp_bridge.schedule.runner._export", slow_export)
     for entry in cdp_settings().schedule:

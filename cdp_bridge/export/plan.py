@@ -30,6 +30,7 @@ from cdp_bridge.export.sources import (
 from cdp_bridge.export.transports import (
     FileTransport,
     MemoryTransport,
+    RetryPolicy,
     StreamFileTransport,
     Transport,
 )
@@ -109,6 +110,10 @@ class ExportPlan:
                 draft=options.draft,
                 connect_timeout=self.stream.connect_timeout,
                 read_timeout=self.stream.read_timeout,
+                retry=RetryPolicy(
+                    budget=self.stream.retry_budget,
+                    max_retry_after=self.stream.max_retry_after,
+                ),
             )
         if self.stream.transport == "file":
             assert self.stream.directory is not None  # the configuration requires it
@@ -220,11 +225,18 @@ def _run_to_resume(options: ExportOptions, recorded: Any) -> ExportRun:
         raise ExportError("--resume continues a full export: add --no-draft.")
     if options.since is not None:
         raise ExportError("--resume repeats the failed run's own --since: leave --since out.")
+    ExportRun.objects.mark_interrupted()  # a run whose process died is not running any more
     latest: ExportRun | None = recorded.full().order_by("-started_at", "-pk").first()
     if latest is None or latest.status == ExportRun.Status.SUCCEEDED:
         last = f" (the last one succeeded on {latest.started_at:%Y-%m-%d %H:%M})" if latest else ""
         raise ExportError(
             f"There is no failed full export of this stream to resume{last}. Run without --resume."
+        )
+    if latest.status == ExportRun.Status.RUNNING:
+        raise ExportError(
+            f"Export run {latest.pk} of this stream is still running (its last heartbeat was "
+            f"at {timezone.localtime(latest.heartbeat_at):%H:%M:%S}): let it finish, or stop "
+            "it, then resume."
         )
     return latest
 

@@ -9,6 +9,7 @@ from there (``--resume``) without skipping or losing rows.
 Progress is saved at most once a second (a commit per batch would cost more than reading
 it) and always when the run ends, however it ends. Only a process killed outright loses up to
 a second of progress, and resuming it resends those rows: harmless, as Raptor upserts them.
+Such a run stops renewing its heartbeat, and is then recorded as interrupted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from cdp_bridge.export.plan import ExportOptions, ExportPlan, plan_export
 from cdp_bridge.export.rows import RowBuilder
 from cdp_bridge.export.sender import BackgroundSender, Sent
 from cdp_bridge.export.sources import chunks
+from cdp_bridge.heartbeat import repeated
 from cdp_bridge.models import ExportRun
+from cdp_bridge.models.export import HEARTBEAT_EVERY
 
 __all__ = ["ExportObserver", "ExportOptions", "run_export"]
 
@@ -52,21 +55,27 @@ def run_export(options: ExportOptions, observer: ExportObserver | None = None) -
         kind=options.kind, scope=options.scope, source=options.source or "", draft=options.draft
     )
     try:
-        plan = plan_export(options, run)
-        _record_plan(run, plan)
-        _stream(plan, run, observer)
+        with repeated(partial(_beat, run.pk), HEARTBEAT_EVERY, f"cdp-export-{run.pk}"):
+            plan = plan_export(options, run)
+            _record_plan(run, plan)
+            _stream(plan, run, observer)
     except ExportError as error:
         _finish(run, ExportRun.Status.FAILED, str(error))
         error.run = run
         raise
-    except KeyboardInterrupt:
-        _finish(run, ExportRun.Status.FAILED, "Interrupted.")
+    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM where the command handles it
+        _finish(run, ExportRun.Status.INTERRUPTED, str(error) or "Interrupted (Ctrl-C).")
         raise
     except Exception as error:
         _finish(run, ExportRun.Status.FAILED, f"{type(error).__name__}: {error}")
         raise
     _finish(run, ExportRun.Status.SUCCEEDED, "")
     return run
+
+
+def _beat(pk: int) -> None:
+    """The run's sign of life: a run whose heartbeat lapses is shown as interrupted."""
+    ExportRun.objects.filter(pk=pk).update(heartbeat_at=timezone.now())
 
 
 def _record_plan(run: ExportRun, plan: ExportPlan) -> None:

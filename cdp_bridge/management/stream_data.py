@@ -95,6 +95,7 @@ class StreamDataCommand(BaseCommand):
         verbosity: int = options["verbosity"]
         report = ProgressReport(
             self.stdout,
+            notes=verbosity >= 1,
             bar=verbosity == 1 and options["progress"] and self.stdout.isatty(),
             lines=verbosity >= 2,
             payloads=verbosity >= 3,

@@ -29,7 +29,7 @@ def _block(item: ScheduledExport, states: dict[str, ScheduleState], now: datetim
         f"{item.name}: stream_{entry.kind}_data {entry.options}".rstrip()
         + f" (scope {entry.scope})",
         f"  interval:  {entry.interval} ({describe(entry.interval)})",
-        f"  last run:  {_last_run(states.get(entry.key))}",
+        f"  last run:  {_last_run(states.get(entry.key), now)}",
         f"  next run:  {_local(next_fire_time(entry.interval, now))}",
     ]
     if item.problem:
@@ -37,10 +37,10 @@ def _block(item: ScheduledExport, states: dict[str, ScheduleState], now: datetim
     return "\n".join(lines)
 
 
-def _last_run(state: ScheduleState | None) -> str:
+def _last_run(state: ScheduleState | None, now: datetime) -> str:
     if state is None or state.last_started_at is None:
         return "never"
-    text = f"{_local(state.last_started_at)}, {state.last_result}"
+    text = f"{_local(state.last_started_at)}, {state.shown_result(now)}"
     if state.last_error:
         text += f": {state.last_error}"
     return text

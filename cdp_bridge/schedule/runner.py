@@ -23,6 +23,7 @@ from cdp_bridge.export.plan import ExportOptions
 from cdp_bridge.export.report import summary
 from cdp_bridge.export.runner import run_export
 from cdp_bridge.management.database import database_refused
+from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule import leases
 from cdp_bridge.schedule.clock import latest_fire_time
 from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports
@@ -30,6 +31,7 @@ from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports
 logger = logging.getLogger("cdp_bridge.schedule")
 
 Status = Literal["succeeded", "failed", "not due", "busy", "refused"]
+Result = ScheduleState.Result
 
 
 @dataclass(frozen=True)
@@ -77,23 +79,26 @@ def run_if_due(scheduled: ScheduledExport, owner: str, now: datetime) -> EntryOu
         busy = state.lease_expires_at is not None and state.lease_expires_at >= now
         return EntryOutcome(scheduled.name, "busy" if busy else "not due")
     logger.info("Running schedule entry %s (fired %s)", scheduled.name, fire_time.isoformat())
-    error = "Interrupted."  # what the state says if the process is stopped mid-way
+    result, detail = Result.INTERRUPTED, "Interrupted."  # unless the export returns
     try:
         with leases.renewed_lease(entry, owner):
-            detail, error = _export(scheduled.name, options)
+            result, detail = _export(scheduled.name, options)
     finally:
-        leases.release(entry, owner, error=error)
-    return EntryOutcome(scheduled.name, "failed" if error else "succeeded", error or detail)
+        error = "" if result == Result.SUCCEEDED else detail
+        leases.release(entry, owner, result, error=error)
+    return EntryOutcome(
+        scheduled.name, "succeeded" if result == Result.SUCCEEDED else "failed", detail
+    )
 
 
-def _export(name: str, options: ExportOptions) -> tuple[str, str]:
-    """Run the export: ``(summary, "")``, or ``("", what stopped it)``."""
+def _export(name: str, options: ExportOptions) -> tuple[ScheduleState.Result, str]:
+    """Run the export: its ``Result`` and the run's summary, or what stopped it."""
     try:
-        return summary(run_export(options)), ""
+        return Result.SUCCEEDED, summary(run_export(options))
     except ExportError as failure:
-        return "", str(failure)
+        return Result.FAILED, str(failure)
     except DatabaseError as failure:
-        return "", f"The export stopped: {database_refused(failure)}"
+        return Result.FAILED, f"The export stopped: {database_refused(failure)}"
     except Exception as failure:  # an export bug must not stop the other entries
         logger.exception("Schedule entry %s crashed", name)
-        return "", f"{type(failure).__name__}: {failure}"
+        return Result.FAILED, f"{type(failure).__name__}: {failure}"

@@ -4,16 +4,21 @@ import io
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from cdp_bridge.models import ExportRun
+from tests.standalone import standalone_site
 from tests.testapp.models import Article, Product
 
 from ..conftest import STREAM_ID
@@ -250,9 +255,10 @@ def test_since_last_ignores_drafts_and_failures(export_config, receiver, backoff
     export_config()
     Article.objects.create(title="First")
     stream("stream_content_data", "--since", "last")  # a draft
-    receiver.outcomes = [503] * 6
+    receiver.down_after = len(receiver.batches)
     with pytest.raises(CommandError):
         stream("stream_content_data", "--no-draft")
+    receiver.down_after = None
     receiver.batches.clear()
     stream("stream_content_data", "--since", "last", "--no-draft")
     assert [row["name"] for row in receiver.rows] == ["First"]
@@ -263,9 +269,10 @@ def test_a_failed_full_export_is_resumed_after_the_last_acknowledged_batch(
 ):
     export_config()
     pks = users(10)
-    receiver.outcomes = [200, 200, *[503] * 6]  # two batches, then the CDP is down
-    with pytest.raises(CommandError, match="did not accept batch 3 after 6 attempts"):
+    receiver.down_after = 2  # two batches, then the CDP is down
+    with pytest.raises(CommandError, match="did not accept batch 3 within the retry budget"):
         stream("stream_user_data", "--no-draft", "--batch-size", "2")
+    receiver.down_after = None
     failed = ExportRun.objects.get()
     assert (failed.status, failed.rows, failed.batches) == (ExportRun.Status.FAILED, 4, 2)
     assert failed.last_acknowledged_key == str(pks[3])
@@ -287,9 +294,10 @@ def test_a_resumed_export_keeps_the_failed_runs_since(export_config, receiver, b
     Article.objects.filter(pk=old.pk).update(updated_at="2020-01-01T00:00:00Z")
     Article.objects.create(title="New 1")
     Article.objects.create(title="New 2")
-    receiver.outcomes = [200, *[503] * 6]
+    receiver.down_after = 1
     with pytest.raises(CommandError):
         stream("stream_content_data", "--no-draft", "--batch-size", "1", "--since", "2025-01-01")
+    receiver.down_after = None
     stream("stream_content_data", "--no-draft", "--batch-size", "1", "--resume")
     assert [row["name"] for row in receiver.rows] == ["New 1", "New 2"]
 
@@ -302,6 +310,76 @@ def test_resume_needs_a_failed_full_export(export_config, receiver):
     stream("stream_user_data", "--no-draft")
     with pytest.raises(CommandError, match="the last one succeeded on"):
         stream("stream_user_data", "--no-draft", "--resume")
+
+
+def killed_run(last_key, rows, heartbeat_age):
+    """A full export whose process was killed after ``rows`` rows, ``heartbeat_age`` ago."""
+    run = ExportRun.objects.create(
+        kind="user",
+        scope="default",
+        source="user",
+        transport="stream_file",
+        stream_id=STREAM_ID,
+        draft=False,
+        rows=rows,
+        batches=rows // 2,
+        last_acknowledged_key=str(last_key),
+    )
+    ExportRun.objects.filter(pk=run.pk).update(heartbeat_at=run.started_at - heartbeat_age)
+    return run
+
+
+def test_resume_continues_a_run_whose_process_died_and_says_which(export_config, receiver):
+    export_config()
+    pks = users(6)
+    killed = killed_run(pks[3], 4, timedelta(minutes=6))
+    output = stream("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
+    assert output.splitlines()[0] == (
+        f"Continuing export run {killed.pk} (interrupted, started "
+        f"{timezone.localtime(killed.started_at):%Y-%m-%d %H:%M}) after the 4 users it sent, "
+        f"from key {pks[3]}."
+    )
+    assert [row["id"] for row in receiver.rows] == pks[4:]
+    killed.refresh_from_db()
+    assert killed.status == ExportRun.Status.INTERRUPTED
+    assert ExportRun.objects.latest("pk").resumed_from == killed
+
+
+def test_resume_refuses_to_continue_a_run_that_is_still_alive(export_config, receiver):
+    export_config()
+    pks = users(6)
+    alive = killed_run(pks[3], 4, timedelta(seconds=20))
+    with pytest.raises(
+        CommandError, match=f"Export run {alive.pk} of this stream is still running"
+    ):
+        stream("stream_user_data", "--no-draft", "--resume")
+    assert receiver.attempts == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_renews_its_heartbeat_while_it_waits_for_the_cdp(
+    export_config, receiver, httpserver, monkeypatch
+):
+    export_config()
+    users(1)
+    monkeypatch.setattr("cdp_bridge.export.runner.HEARTBEAT_EVERY", timedelta(milliseconds=20))
+
+    def answer_once_the_heartbeat_was_renewed(request):
+        run = ExportRun.objects.get()
+        deadline = time.monotonic() + 30
+        while ExportRun.objects.get().heartbeat_at == run.heartbeat_at:
+            assert time.monotonic() < deadline, "no heartbeat while the CDP was slow to answer"
+            time.sleep(0.01)
+        return receiver.handle(request)
+
+    httpserver.clear_all_handlers()
+    httpserver.expect_request(f"/stream/{ACCOUNT}").respond_with_handler(
+        answer_once_the_heartbeat_was_renewed
+    )
+    stream("stream_user_data")
+    run = ExportRun.objects.get()
+    assert run.status == ExportRun.Status.SUCCEEDED
+    assert run.heartbeat_at > run.started_at
 
 
 def test_resume_continues_full_exports_only(export_config):
@@ -321,6 +399,25 @@ def test_every_row_arrives_when_a_third_of_the_requests_fail_transiently(
     failures = receiver.attempts - len(receiver.batches)
     assert failures == receiver.attempts // 3 >= 9
     assert ExportRun.objects.get().status == ExportRun.Status.SUCCEEDED
+
+
+def test_a_long_export_over_a_flaky_cdp_finishes_by_itself(export_config, receiver, backoff):
+    """100,000 rows; a third of the requests fail, in bursts of ten (a CDP restarting)."""
+    export_config()
+    User.objects.bulk_create(
+        (User(username=f"user{n:06d}") for n in range(100_000)), batch_size=10_000
+    )
+    pks = list(User.objects.order_by("pk").values_list("pk", flat=True))
+    burst = [503, (429, "86400"), "reset", 500, 502, 504, 503, 408, "reset", 503]
+    receiver.cycle([*burst, *[200] * 20])
+    output = stream("stream_user_data", "--no-draft")
+    assert [row["id"] for row in receiver.rows] == pks  # each row once, in order
+    assert receiver.attempts == 150
+    assert receiver.attempts - len(receiver.batches) == 50
+    run = ExportRun.objects.get()
+    assert (run.status, run.rows, run.batches) == (ExportRun.Status.SUCCEEDED, 100_000, 100)
+    assert output.startswith("Streamed 100000 users in 100 batches")
+    assert 120.0 in backoff  # the day of Retry-After, cut to max_retry_after
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
@@ -460,6 +557,56 @@ def test_every_run_is_recorded(export_config, receiver):
     assert run.last_acknowledged_key == str(pks[-1])
     assert run.finished_at >= run.started_at
     assert run.error == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_ends_a_retry_after_wait_with_one_line_and_resume_continues(
+    tmp_path, httpserver, receiver
+):
+    """A real process, waiting out the hour a CDP asked for, stopped by a deployment."""
+    environment = {"CDP_STREAM_BASE_URL": httpserver.url_for("/"), "CDP_EXPORT_DIR": "unused"}
+    for site in standalone_site(tmp_path, "tests.settings_stream_file", environment):
+        seeded = site.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User; "
+            "User.objects.bulk_create([User(username=f'u{i}') for i in range(5)])",
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        receiver.outcomes = [200, (503, "86400")]
+        receiver.down_after = 1
+        export = subprocess.Popen(
+            [sys.executable, "-m", "django", "stream_user_data", "--no-draft", "--batch-size", "2"],
+            cwd=ROOT,
+            env=site.environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while receiver.attempts < 2:  # batch 1 accepted, batch 2 told to wait a day
+                assert time.monotonic() < deadline and export.poll() is None, export.stderr
+                time.sleep(0.05)
+            export.send_signal(signal.SIGTERM)
+            _, errors = export.communicate(timeout=30)
+        finally:
+            export.kill()
+        assert export.returncode == 1
+        assert errors.splitlines()[-1] == (
+            "CommandError: Stopped by SIGTERM. A full export continues with --resume."
+        ), errors
+        assert "waiting 3600 s, the most stream_file.max_retry_after allows" in errors
+        assert "Traceback" not in errors
+        assert site.query("list(ExportRun.objects.values_list('status', 'rows'))") == [
+            ["interrupted", 2]
+        ]
+
+        receiver.down_after = None
+        resumed = site.manage("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.stdout.startswith("Continuing export run 1 (interrupted, started ")
+        assert sorted(row["id"] for row in receiver.rows) == [1, 2, 3, 4, 5]
 
 
 def test_a_failure_from_the_command_line_is_one_line_and_a_non_zero_exit(tmp_path):

@@ -40,7 +40,7 @@ def test_transient_failures_that_outlast_the_retries_are_cdp_unavailable(
 ):
     export_config()
     User.objects.create(username="ada")
-    receiver.outcomes = [503] * 1000
+    receiver.down_after = 0
     with pytest.raises(CdpUnavailable) as error:
         run_export(ExportOptions("user"))
     assert error.value.run.status == ExportRun.Status.FAILED
@@ -71,11 +71,11 @@ def test_a_broken_configuration_fails_the_run_with_the_key_path(cdp_config):
 def test_a_resumed_chain_counts_its_window_from_the_first_attempt(export_config, receiver, backoff):
     export_config()
     User.objects.bulk_create(User(username=f"u{n}") for n in range(4))
-    receiver.outcomes = [200, *[503] * 1000]
+    receiver.down_after = 1
     with pytest.raises(CdpUnavailable):
         run_export(ExportOptions("user", draft=False, batch_size=2))
     first = ExportRun.objects.get()
-    receiver.outcomes = []
+    receiver.down_after = None
     resumed = run_export(ExportOptions("user", draft=False, batch_size=2, resume=True))
     assert resumed.resumed_from == first
     assert resumed.window_start == first.started_at
