@@ -20,6 +20,7 @@ from cdp_bridge.export.report import summary
 from cdp_bridge.models import ExportRun
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule import leases
+from cdp_bridge.schedule.listing import schedule_listing
 from cdp_bridge.schedule.runner import run_due_entries, run_entry_by_key
 
 from .conftest import STREAM_ID
@@ -106,7 +107,9 @@ def test_a_crashed_runs_lease_lapses_and_the_entry_runs_again(cdp_config, users)
     fire = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     assert leases.claim(entry, fire, "dead-host:1", TEN_PAST)  # then the process died
     assert [o.status for o in run_due_entries(TEN_PAST + timedelta(minutes=3))] == ["busy"]
+    assert ", running" in schedule_listing(TEN_PAST + timedelta(minutes=3))
     after_lapse = TEN_PAST + leases.LEASE + timedelta(minutes=1)
+    assert ", interrupted" in schedule_listing(after_lapse)  # its process is gone
     assert [o.status for o in run_due_entries(after_lapse)] == ["succeeded"]
     assert ExportRun.objects.count() == 1
 
