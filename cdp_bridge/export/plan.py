@@ -6,8 +6,9 @@ reported as an ExportError saying what to do.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +118,7 @@ class ExportPlan:
             )
         if self.stream.transport == "file":
             assert self.stream.directory is not None  # the configuration requires it
-            mode = "draft" if options.draft else "full"
-            return FileTransport(
-                export_directory(self.stream.directory) / f"run-{run.pk:06d}-{mode}"
-            )
+            return FileTransport(export_directory(self.stream.directory) / run_folder(run))
         return MemoryTransport(
             kind=options.kind,
             scope=self.scope.name,
@@ -128,6 +126,17 @@ class ExportPlan:
             stream_id=self.stream_id,
             draft=options.draft,
         )
+
+
+def run_folder(run: ExportRun) -> str:
+    """The ``file`` transport's folder for a run: ``run-000012-full-20261125T101500Z-3fa9c1``.
+
+    A run id alone repeats across databases and sites sharing a directory (a new database
+    starts again at 1); with the start time and a random suffix, no two runs share a folder.
+    """
+    mode = "draft" if run.draft else "full"
+    started = run.started_at.astimezone(UTC)
+    return f"run-{run.pk:06d}-{mode}-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def export_directory(directory: Path) -> Path:

@@ -252,12 +252,23 @@ def _root_cause(error: BaseException) -> str:
 
 
 class FileTransport:
-    """Writes each batch as a JSON file: for inspecting an export without a CDP account."""
+    """Writes each batch as a JSON file: for inspecting an export without a CDP account.
+
+    ``directory`` is the run's own: it must not exist yet, so an earlier export is never
+    overwritten.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            directory.mkdir()
+        except FileExistsError:
+            raise ExportError(
+                f"The export directory {directory} already exists: another export wrote "
+                "there, and it is never overwritten. Run the export again (it picks a new "
+                "directory), or give each site its own file.directory."
+            ) from None
         except OSError as error:
             raise ExportError(f"Cannot create the export directory {directory}: {error}") from error
         self.destination = str(directory)

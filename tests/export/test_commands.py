@@ -15,6 +15,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.core.management.color import no_style
+from django.db import connection
 from django.utils import timezone
 
 from cdp_bridge.models import ExportRun
@@ -523,13 +525,46 @@ def test_the_file_transport_writes_batches_under_a_directory_relative_to_the_cwd
     users(3)
     output = stream("stream_user_data", "--no-draft", "--batch-size", "2")
     run = ExportRun.objects.get()
-    directory = tmp_path / "out" / "user" / f"run-{run.pk:06d}-full"
+    (directory,) = (tmp_path / "out" / "user").iterdir()
+    assert re.fullmatch(rf"run-{run.pk:06d}-full-\d{{8}}T\d{{6}}Z-[0-9a-f]{{6}}", directory.name)
     assert sorted(path.name for path in directory.iterdir()) == [
         "batch-000001.json",
         "batch-000002.json",
     ]
     assert f"to {directory} (full)" in output
     assert run.destination == str(directory)
+
+
+def test_the_file_transport_never_overwrites_an_export_of_another_database(export_config, tmp_path):
+    """Two sites (or a site and its rebuilt database) share a folder: run ids repeat."""
+    export_config(
+        cdp={
+            "data_export": {
+                "user_data": {"transport": "file", "file": {"directory": str(tmp_path)}}
+            }
+        }
+    )
+    users(3)
+    stream("stream_user_data", "--no-draft")
+    first = ExportRun.objects.get()
+    first_batch = Path(first.destination) / "batch-000001.json"
+    written = first_batch.read_bytes()
+
+    ExportRun.objects.all().delete()  # a new database: its run ids start again at 1
+    sequences = [
+        s for s in connection.introspection.sequence_list() if s["table"] == "cdp_bridge_exportrun"
+    ]
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_by_name_sql(no_style(), sequences):
+            cursor.execute(statement)
+    User.objects.filter(username="user000").update(username="someone-else")
+    stream("stream_user_data", "--no-draft")
+    second = ExportRun.objects.get()
+    assert second.pk == first.pk
+    assert second.destination != first.destination
+    assert first_batch.read_bytes() == written  # what the earlier admin points at is intact
+    assert b"someone-else" in (Path(second.destination) / "batch-000001.json").read_bytes()
+    assert len(list(tmp_path.iterdir())) == 2
 
 
 def test_the_memory_transport_fills_the_outbox(export_config):

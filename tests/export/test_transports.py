@@ -9,7 +9,7 @@ import time
 import pytest
 
 from cdp_bridge import __version__
-from cdp_bridge.exceptions import BatchRejected, CdpUnavailable
+from cdp_bridge.exceptions import BatchRejected, CdpUnavailable, ExportError
 from cdp_bridge.export.batches import Batch
 from cdp_bridge.export.transports import (
     FileTransport,
@@ -247,6 +247,15 @@ def test_the_file_transport_writes_each_batch_as_a_json_file(tmp_path):
         {"id": 2},
     ]
     assert transport.destination == str(tmp_path / "run-000001-full")
+
+
+def test_the_file_transport_refuses_a_directory_that_exists_rather_than_overwrite_it(tmp_path):
+    earlier = tmp_path / "run-000001-full"
+    earlier.mkdir()
+    (earlier / "batch-000001.json").write_bytes(b"[]")
+    with pytest.raises(ExportError, match="already exists: another export wrote there"):
+        FileTransport(earlier)
+    assert (earlier / "batch-000001.json").read_bytes() == b"[]"
 
 
 def test_the_memory_transport_keeps_batches_in_the_outbox():
