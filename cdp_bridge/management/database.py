@@ -8,8 +8,11 @@ ADVICE = (
 
 
 def database_refused(error: BaseException) -> str:
-    """The line for a database error: what it said, and the two things to check."""
-    reason = str(error).strip().rstrip(".")
+    """The line for a database error: what it said, and the two things to check.
+
+    Only the error's first line is kept: PostgreSQL adds the statement and a caret below it.
+    """
+    reason = (str(error).strip().splitlines() or [""])[0].rstrip(".")
     return (
         f"The database refused: {reason}. {ADVICE}" if reason else f"The database refused. {ADVICE}"
     )

@@ -14,7 +14,7 @@ from django.db import OperationalError
 from cdp_bridge.management.loop import CommandLoop
 from cdp_bridge.models import WebhookDelivery
 
-from ..standalone import StandaloneSite
+from ..standalone import standalone_site
 from .conftest import audience, delivery, ids, members, post
 
 pytestmark = pytest.mark.django_db
@@ -121,14 +121,17 @@ assert answer.status_code == 202, answer.content
 """
 
 
+@pytest.fixture
+def unmigrated_site(tmp_path):
+    """A site whose database has no tables yet (SQLite, or PostgreSQL under DATABASE_URL)."""
+    environment = {"CDP_EXPORT_DIR": str(tmp_path), "REDIS_URL": "memory://"}
+    yield from standalone_site(tmp_path, "tests.settings_standalone", environment, migrated=False)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_loop_waits_out_missing_tables_then_applies_deliveries(tmp_path):
+def test_loop_waits_out_missing_tables_then_applies_deliveries(unmigrated_site):
     """A database being restored, or a deploy still migrating: the loop stays up and waits."""
-    site = StandaloneSite(
-        f"sqlite:///{tmp_path / 'restored.sqlite3'}",  # nothing migrated yet
-        "tests.settings_standalone",
-        {"CDP_EXPORT_DIR": str(tmp_path), "REDIS_URL": "memory://"},
-    )
+    site = unmigrated_site
     loop = site.start(
         sys.executable, "-m", "django", "cdp_process_deliveries", "--loop", "--interval", "0.2"
     )
@@ -149,7 +152,7 @@ def test_loop_waits_out_missing_tables_then_applies_deliveries(tmp_path):
 
     try:
         refused = next_line_containing("The database refused")
-        assert "no such table" in refused and refused.rstrip().endswith("Trying again in 0.2 s.")
+        assert refused.rstrip().endswith("Trying again in 0.2 s."), refused
         migrated = site.manage("migrate", "-v", "0", "--skip-checks")
         assert migrated.returncode == 0, migrated.stderr
         queued = site.manage("shell", "-c", QUEUE_A_DELIVERY)
