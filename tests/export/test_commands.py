@@ -367,11 +367,14 @@ def test_a_run_renews_its_heartbeat_while_it_waits_for_the_cdp(
     monkeypatch.setattr("cdp_bridge.export.runner.HEARTBEAT_EVERY", timedelta(milliseconds=20))
 
     def answer_once_the_heartbeat_was_renewed(request):
-        run = ExportRun.objects.get()
-        deadline = time.monotonic() + 30
-        while ExportRun.objects.get().heartbeat_at == run.heartbeat_at:
-            assert time.monotonic() < deadline, "no heartbeat while the CDP was slow to answer"
-            time.sleep(0.01)
+        try:
+            run = ExportRun.objects.get()
+            deadline = time.monotonic() + 30
+            while ExportRun.objects.get().heartbeat_at == run.heartbeat_at:
+                assert time.monotonic() < deadline, "no heartbeat while the CDP was slow"
+                time.sleep(0.01)
+        finally:
+            connection.close()  # the server thread's own
         return receiver.handle(request)
 
     httpserver.clear_all_handlers()
@@ -535,6 +538,16 @@ def test_the_file_transport_writes_batches_under_a_directory_relative_to_the_cwd
     assert run.destination == str(directory)
 
 
+def restart_run_ids():
+    """As in a new database: no runs, and the next run's id is 1."""
+    ExportRun.objects.all().delete()
+    table = ExportRun._meta.db_table
+    sequences = [s for s in connection.introspection.sequence_list() if s["table"] == table]
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_by_name_sql(no_style(), sequences):
+            cursor.execute(statement)
+
+
 def test_the_file_transport_never_overwrites_an_export_of_another_database(export_config, tmp_path):
     """Two sites (or a site and its rebuilt database) share a folder: run ids repeat."""
     export_config(
@@ -545,22 +558,17 @@ def test_the_file_transport_never_overwrites_an_export_of_another_database(expor
         }
     )
     users(3)
+    restart_run_ids()
     stream("stream_user_data", "--no-draft")
     first = ExportRun.objects.get()
     first_batch = Path(first.destination) / "batch-000001.json"
     written = first_batch.read_bytes()
 
-    ExportRun.objects.all().delete()  # a new database: its run ids start again at 1
-    sequences = [
-        s for s in connection.introspection.sequence_list() if s["table"] == "cdp_bridge_exportrun"
-    ]
-    with connection.cursor() as cursor:
-        for statement in connection.ops.sequence_reset_by_name_sql(no_style(), sequences):
-            cursor.execute(statement)
+    restart_run_ids()
     User.objects.filter(username="user000").update(username="someone-else")
     stream("stream_user_data", "--no-draft")
     second = ExportRun.objects.get()
-    assert second.pk == first.pk
+    assert second.pk == first.pk == 1
     assert second.destination != first.destination
     assert first_batch.read_bytes() == written  # what the earlier admin points at is intact
     assert b"someone-else" in (Path(second.destination) / "batch-000001.json").read_bytes()
