@@ -10,6 +10,7 @@ from werkzeug import Request, Response
 
 from cdp_bridge.conf.parser import deep_merge
 from cdp_bridge.export import processors, transports
+from cdp_bridge.models import ExportRun
 
 from ..conftest import STREAM_ID
 
@@ -165,3 +166,22 @@ def empty_outbox():
     transports.outbox.clear()
     yield
     transports.outbox.clear()
+
+
+def recorded_run(status="running", *, draft=False, **recorded):
+    """A run of the user stream, as the runner records it; ``started_at`` and ``heartbeat_at``
+    may be given too (the runner sets them itself)."""
+    times = {key: recorded.pop(key) for key in ("started_at", "heartbeat_at") if key in recorded}
+    run = ExportRun.objects.create(
+        kind="user",
+        scope="default",
+        source="user",
+        transport="stream_file",
+        stream_id=STREAM_ID,
+        draft=draft,
+        status=status,
+        **recorded,
+    )
+    ExportRun.objects.filter(pk=run.pk).update(**times)
+    run.refresh_from_db()
+    return run

@@ -24,7 +24,7 @@ from tests.standalone import standalone_site
 from tests.testapp.models import Article, Product
 
 from ..conftest import STREAM_ID
-from .conftest import ACCOUNT, SOURCES
+from .conftest import ACCOUNT, SOURCES, recorded_run
 
 pytestmark = pytest.mark.django_db
 
@@ -316,19 +316,12 @@ def test_resume_needs_a_failed_full_export(export_config, receiver):
 
 def killed_run(last_key, rows, heartbeat_age):
     """A full export whose process was killed after ``rows`` rows, ``heartbeat_age`` ago."""
-    run = ExportRun.objects.create(
-        kind="user",
-        scope="default",
-        source="user",
-        transport="stream_file",
-        stream_id=STREAM_ID,
-        draft=False,
+    return recorded_run(
         rows=rows,
         batches=rows // 2,
         last_acknowledged_key=str(last_key),
+        heartbeat_at=timezone.now() - heartbeat_age,
     )
-    ExportRun.objects.filter(pk=run.pk).update(heartbeat_at=run.started_at - heartbeat_age)
-    return run
 
 
 def test_resume_continues_a_run_whose_process_died_and_says_which(export_config, receiver):

@@ -12,7 +12,7 @@ from cdp_bridge.models import ExportRun
 from tests.testapp.models import Article
 
 from ..conftest import STREAM_ID
-from .conftest import ACCOUNT
+from .conftest import ACCOUNT, recorded_run
 
 pytestmark = pytest.mark.django_db
 
@@ -25,21 +25,10 @@ def plan(options):
 
 
 def recorded(status, *, started, since=None, last_key="", draft=False):
-    """An earlier run of the user stream, as the runner would have recorded it."""
-    run = ExportRun.objects.create(
-        kind="user",
-        scope="default",
-        source="user",
-        transport="stream_file",
-        stream_id=STREAM_ID,
-        draft=draft,
-        status=status,
-        since=since,
-        last_acknowledged_key=last_key,
+    """An earlier run of the user stream."""
+    return recorded_run(
+        status, started_at=started, since=since, last_acknowledged_key=last_key, draft=draft
     )
-    ExportRun.objects.filter(pk=run.pk).update(started_at=started)
-    run.refresh_from_db()
-    return run
 
 
 def test_a_draft_reads_a_sample_and_a_full_export_everything(export_config):
