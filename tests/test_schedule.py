@@ -15,6 +15,7 @@ from cdp_bridge import tasks
 from cdp_bridge.celery import beat_schedule
 from cdp_bridge.checks import check_settings
 from cdp_bridge.conf import cdp_settings
+from cdp_bridge.conf.schema import EXPORT_KINDS
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.report import summary
 from cdp_bridge.models import ExportRun
@@ -42,7 +43,7 @@ def schedule(*entries, transport="memory"):
                             "transport": transport,
                             "stream_file": {"stream_id": STREAM_ID},
                         }
-                        for kind in ("user", "content", "product")
+                        for kind in EXPORT_KINDS
                     },
                 }
             }

@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cdp_bridge.conf.schema import EXPORT_KINDS
 from cdp_bridge.redaction import mask_secret
 
 # A running export renews its heartbeat every minute, whatever it is doing (reading, sending,
@@ -57,12 +58,9 @@ class ExportRun(models.Model):
         FAILED = "failed", _("failed")
         INTERRUPTED = "interrupted", _("interrupted")
 
-    class Kind(models.TextChoices):
-        USER = "user", _("users")
-        CONTENT = "content", _("content")
-        PRODUCT = "product", _("products")
-
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=[(kind, kind) for kind in EXPORT_KINDS]
+    )
     scope = models.CharField(_("scope"), max_length=100)
     source = models.CharField(_("source"), max_length=100, blank=True)
     transport = models.CharField(_("transport"), max_length=20, blank=True)
@@ -117,7 +115,7 @@ class ExportRun(models.Model):
     def __str__(self) -> str:
         mode = "draft" if self.draft else "full"
         started = f"{self.started_at:%Y-%m-%d %H:%M}"
-        return f"{self.get_kind_display()} ({self.source or '-'}, {mode}) {started}"
+        return f"{self.kind} ({self.source or '-'}, {mode}) {started}"
 
     @property
     def masked_stream_id(self) -> str:
