@@ -48,8 +48,8 @@ def run_export(options: ExportOptions, observer: ExportObserver | None = None) -
     """Run the export ``options`` ask for and return its ExportRun.
 
     On failure the run is recorded as failed and ExportError (with ``.run``) says what went
-    wrong; anything else that stops the run (a bug in a processor, Ctrl-C) is recorded too,
-    and raised as it is.
+    wrong; anything else that stops the run is recorded too and raised as it is: a bug in a
+    processor as a failure, a KeyboardInterrupt (Ctrl-C, SIGTERM) as an interruption.
     """
     run = ExportRun.objects.create(
         kind=options.kind, scope=options.scope, source=options.source or "", draft=options.draft

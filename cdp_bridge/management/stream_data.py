@@ -111,7 +111,7 @@ class StreamDataCommand(BaseCommand):
             self.stdout.write(summary(run))
 
     def failure_line(self, error: BaseException) -> str:
-        """The one line that ends a failed run; the run itself is recorded as failed."""
+        """The one line that ends a run that did not succeed (it is recorded as it ended)."""
         if isinstance(error, ExportError):
             return str(error)
         if isinstance(error, KeyboardInterrupt):  # Ctrl-C, or SIGTERM
