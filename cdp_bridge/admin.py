@@ -1,4 +1,4 @@
-"""The admin: segment groups and their segments (read-only once locked), and export runs."""
+"""The admin: segment groups and segments (read-only once locked), and the records the app keeps."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Substr
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -20,6 +21,7 @@ from cdp_bridge import segmentation
 from cdp_bridge.exceptions import SegmentGroupLocked
 from cdp_bridge.models import (
     ExportRun,
+    ScheduleState,
     Segment,
     SegmentGroup,
     SegmentMembership,
@@ -335,6 +337,7 @@ EXPORT_RUN_FIELDS = (
     "since",
     "resumed_from",
     "started_at",
+    "heartbeat_at",
     "finished_at",
     "duration",
     "status",
@@ -367,6 +370,16 @@ class ExportRunAdmin(RecordAdmin):
     fields = EXPORT_RUN_FIELDS
     readonly_fields = EXPORT_RUN_FIELDS
 
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        ExportRun.objects.mark_interrupted()  # show a run whose process died as what it is
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        ExportRun.objects.mark_interrupted()
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description=_("mode"), ordering="draft")
     def mode(self, run: ExportRun) -> str:
         return str(_("draft") if run.draft else _("full"))
@@ -378,3 +391,48 @@ class ExportRunAdmin(RecordAdmin):
     @admin.display(description=_("duration"))
     def duration(self, run: ExportRun) -> str:
         return f"{run.duration.total_seconds():.1f} s" if run.duration else "-"
+
+
+SCHEDULE_STATE_FIELDS = (
+    "kind",
+    "scope",
+    "interval",
+    "options",
+    "last_fire_time",
+    "last_started_at",
+    "last_finished_at",
+    "result",
+    "last_error",
+    "lease_owner",
+    "lease_expires_at",
+    "entry_key",
+)
+
+
+@admin.register(ScheduleState)
+class ScheduleStateAdmin(RecordAdmin):
+    """How each scheduled export last ran, and who holds its lease, read-only."""
+
+    list_display = [
+        "kind",
+        "scope",
+        "interval",
+        "options",
+        "last_started_at",
+        "result",
+        "short_error",
+        "lease_expires_at",
+    ]
+    list_filter = ["kind", "scope", "last_result"]
+    search_fields = ["options", "interval", "last_error"]
+    fields = readonly_fields = SCHEDULE_STATE_FIELDS
+
+    @admin.display(description=_("last result"), ordering="last_result")
+    def result(self, state: ScheduleState) -> str:
+        # A run whose lease lapsed lost its process: interrupted, not running.
+        shown = state.shown_result(timezone.now())
+        return str(ScheduleState.Result(shown).label) if shown else "-"  # never run yet
+
+    @admin.display(description=_("last error"))
+    def short_error(self, state: ScheduleState) -> str:
+        return Truncator(state.last_error).chars(80)

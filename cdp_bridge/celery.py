@@ -13,21 +13,23 @@ from typing import Any
 
 from cdp_bridge.conf import cdp_settings
 from cdp_bridge.schedule.clock import cron_fields
-from cdp_bridge.schedule.leases import entry_key
 
-RUN_SCHEDULED_EXPORT = "cdp_bridge.run_scheduled_export"
+RUN_SCHEDULE_ENTRY = "cdp_bridge.run_schedule_entry"
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
-    """One beat entry per ``data_export.schedule`` entry, firing on its crontab interval."""
+    """One beat entry per ``data_export.schedule`` entry, firing on its crontab interval.
+
+    An entry the configuration refuses (an invalid interval) has no beat entry; the others do.
+    """
     from celery.schedules import crontab
 
     entries: dict[str, dict[str, Any]] = {}
     for entry in cdp_settings().schedule:
         minute, hour, day, month, weekday = cron_fields(entry.interval)
-        name = f"cdp_bridge {entry.key}: stream_{entry.kind}_data {entry.options}".rstrip()
+        name = f"cdp_bridge {entry.name}: stream_{entry.kind}_data {entry.options}".rstrip()
         entries[name] = {
-            "task": RUN_SCHEDULED_EXPORT,
+            "task": RUN_SCHEDULE_ENTRY,
             "schedule": crontab(
                 minute=minute,
                 hour=hour,
@@ -35,6 +37,6 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
                 month_of_year=month,
                 day_of_week=weekday,
             ),
-            "args": (entry_key(entry),),
+            "args": (entry.key,),
         }
     return entries

@@ -284,7 +284,7 @@ def _field_names(model: type[Model]) -> Iterable[str]:
 def check_schedule_options(report: ConfigReport) -> list[CheckMessage]:
     """Each schedule entry's options must be accepted by its export command."""
     from cdp_bridge.schedule.clock import require_aware_times
-    from cdp_bridge.schedule.runner import command_name, options_problem
+    from cdp_bridge.schedule.entries import options_problem
 
     assert report.settings is not None
     messages: list[CheckMessage] = []
@@ -306,7 +306,7 @@ def check_schedule_options(report: ConfigReport) -> list[CheckMessage]:
             messages.append(
                 Error(
                     problem,
-                    hint=f"Give options that manage.py {command_name(entry)} accepts; until "
+                    hint=f"Give options that manage.py stream_{entry.kind}_data accepts; until "
                     "then cdp_run_schedule refuses this entry and runs the others.",
                     obj=report.key_path(*entry.key_path, "options"),
                     id="cdp_bridge.E019",
@@ -321,26 +321,24 @@ def check_schedule_sources(report: ConfigReport) -> list[CheckMessage]:
     A source is Django's counterpart of an Ibexa content (or product, or user) type: an entry
     copied from Ibexa fails every run until the source it names is configured.
     """
-    from django.core.management import load_command_class
-
+    from cdp_bridge.exceptions import ExportError
     from cdp_bridge.export.sources import TYPE_OPTIONS
-    from cdp_bridge.schedule.runner import command_arguments, command_name, options_problem
+    from cdp_bridge.schedule.entries import entry_options
 
     assert report.settings is not None
     messages: list[CheckMessage] = []
     for entry in report.settings.schedule:
-        if options_problem(entry):
+        try:
+            source = entry_options(entry).source
+        except ExportError:
             continue  # E019 says why the options cannot run
-        name = command_name(entry)
-        parser = load_command_class("cdp_bridge", name).create_parser("manage.py", name)
-        source = parser.parse_args(command_arguments(entry)).source
         sources = report.settings.sources_of(entry.kind)
         if source is None or source in sources:
             continue
         option = TYPE_OPTIONS[entry.kind]
         messages.append(
             Error(
-                f"schedule entry {entry.key} exports {option} {source!r}, but no {entry.kind} "
+                f"schedule entry {entry.name} exports {option} {source!r}, but no {entry.kind} "
                 f"source has that name; the {entry.kind} sources are: "
                 f"{', '.join(sorted(sources)) or 'none'}.",
                 hint=f"Add sources.{entry.kind}.{source} naming the model to export (a source is "

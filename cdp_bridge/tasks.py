@@ -2,7 +2,8 @@
 
 Set ``webhook.queue: celery`` for the webhook to hand queued deliveries to a worker; without
 it they wait for ``manage.py cdp_process_deliveries``. ``cdp_bridge.celery.beat_schedule()``
-makes beat send ``run_scheduled_export`` for each export schedule entry.
+makes beat send ``run_schedule_entry`` for each export schedule entry; ``stream_data`` runs
+one export from an options string, as ``stream_<kind>_data`` would.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from cdp_bridge.exceptions import DATABASE_UNAVAILABLE
-from cdp_bridge.schedule.runner import run_entry_by_key, run_export_command
+from cdp_bridge.export.report import summary
+from cdp_bridge.export.runner import run_export
+from cdp_bridge.management.stream_data import parse_options
+from cdp_bridge.schedule.runner import run_entry_by_key
 from cdp_bridge.webhook.queue import CELERY_TASK, process_delivery
 
 
@@ -27,17 +31,18 @@ def process_queued_delivery(pk: int) -> str | None:
     return record.status if record else None
 
 
-@shared_task(name="cdp_bridge.run_export")  # type: ignore[untyped-decorator]
-def run_export(kind: str, options: str = "", scope: str = "default") -> str:
-    """Run ``stream_<kind>_data`` with an options string, as a schedule entry would.
+@shared_task(name="cdp_bridge.stream_data")  # type: ignore[untyped-decorator]
+def stream_data(kind: str, options: str = "", scope: str = "default") -> str:
+    """Export as ``stream_<kind>_data <options>`` would, for ``scope`` unless the options name one.
 
-    Returns the export's summary line; a failed export raises, so the task is marked failed.
+    Returns the run's summary line; options the command refuses, or a failed export, raise
+    ExportError, so the task is marked failed.
     """
-    return run_export_command(kind, options, scope)
+    return summary(run_export(parse_options(kind, options, scope=scope)))
 
 
-@shared_task(name="cdp_bridge.run_scheduled_export")  # type: ignore[untyped-decorator]
-def run_scheduled_export(entry_key: str) -> str:
+@shared_task(name="cdp_bridge.run_schedule_entry")  # type: ignore[untyped-decorator]
+def run_schedule_entry(entry_key: str) -> str:
     """Run one schedule entry if its interval fired since it last ran (beat says it may have).
 
     The entry's fire is claimed through the same lease as ``cdp_run_schedule``, so a repeated

@@ -96,8 +96,8 @@ def test_a_real_worker_runs_an_export_and_a_queued_delivery(site, processes, tmp
         "shell",
         "-c",
         (
-            "from cdp_bridge.tasks import run_export; "
-            "print(run_export.delay('user', '--no-draft').id)"
+            "from cdp_bridge.tasks import stream_data; "
+            "print(stream_data.delay('user', '--no-draft').id)"
         ),
     )
     assert sent.returncode == 0, sent.stderr

@@ -407,7 +407,7 @@ def test_schedule_entries_and_sources_are_typed(cdp_config):
     )
     config = conf.cdp_settings()
     (entry,) = config.schedule
-    assert (entry.kind, entry.interval, entry.options, entry.scope, entry.key) == (
+    assert (entry.kind, entry.interval, entry.options, entry.scope, entry.name) == (
         "content",
         "*/15 * * * *",
         "--no-draft --content-type=article",
@@ -590,11 +590,9 @@ def test_a_refused_schedule_entry_is_told_apart_from_the_entries_that_can_run(cd
             }
         }
     )
-    with pytest.raises(ConfigurationError):
-        report.require()
-    settings = report.require(tolerate=conf.SCHEDULE_KEY)
-    assert [entry.key for entry in settings.schedule] == ["user[0]"]
-    refused = {item.entry.key: item for item in report.refused_schedule}
+    settings = report.require()
+    assert [entry.name for entry in settings.schedule] == ["user[0]"]
+    refused = {item.entry.name: item for item in report.refused_schedule}
     assert set(refused) == {"user[1]", "content[0]"}
     assert (refused["user[1]"].entry.interval, refused["user[1]"].entry.options) == (
         "0 0 31 2 *",
@@ -605,7 +603,7 @@ def test_a_refused_schedule_entry_is_told_apart_from_the_entries_that_can_run(cd
     assert [p.check_id for p in refused["content[0]"].problems] == ["cdp_bridge.E014"]
 
 
-def test_tolerating_the_schedule_still_refuses_an_error_elsewhere(cdp_config):
+def test_a_refused_schedule_entry_still_leaves_an_error_elsewhere_an_error(cdp_config):
     report = cdp_config(
         {
             "system": {"default": {"cdp": {"account_number": "x"}}},
@@ -613,7 +611,13 @@ def test_tolerating_the_schedule_still_refuses_an_error_elsewhere(cdp_config):
         }
     )
     with pytest.raises(ConfigurationError, match=r"system\.default\.cdp\.account_number"):
-        report.require(tolerate=conf.SCHEDULE_KEY)
+        report.require()
+
+
+def test_a_schedule_problem_outside_any_entry_is_an_error_of_the_whole(cdp_config):
+    report = cdp_config({"data_export": {"schedule": {"usr": [{"interval": "@hourly"}]}}})
+    with pytest.raises(ConfigurationError, match=r"data_export\.schedule\.usr"):
+        report.require()
 
 
 def test_an_item_with_any_problem_is_left_out_rather_than_read_with_a_default(cdp_config):

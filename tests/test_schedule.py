@@ -15,9 +15,13 @@ from cdp_bridge import tasks
 from cdp_bridge.celery import beat_schedule
 from cdp_bridge.checks import check_settings
 from cdp_bridge.conf import cdp_settings
+from cdp_bridge.conf.kinds import EXPORT_KINDS
+from cdp_bridge.exceptions import ExportError
+from cdp_bridge.export.report import summary
 from cdp_bridge.models import ExportRun
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule import leases
+from cdp_bridge.schedule.listing import schedule_listing
 from cdp_bridge.schedule.runner import run_due_entries, run_entry_by_key
 
 from .conftest import STREAM_ID
@@ -39,7 +43,7 @@ def schedule(*entries, transport="memory"):
                             "transport": transport,
                             "stream_file": {"stream_id": STREAM_ID},
                         }
-                        for kind in ("user", "content", "product")
+                        for kind in EXPORT_KINDS
                     },
                 }
             }
@@ -63,6 +67,17 @@ def test_an_entry_runs_when_its_interval_fires_and_not_again_until_the_next_fire
     runs = ExportRun.objects.order_by("pk")
     assert runs.count() == 2
     assert all(not run.draft and run.rows == 5 for run in runs)
+
+
+def test_an_entry_reports_its_runs_summary_whatever_its_options_print(cdp_config, users):
+    # The export is called directly: even options that silence the command (-v 0) leave the
+    # summary, which comes from the run's own record.
+    cdp_config(schedule({"interval": "* * * * *", "options": "--no-draft -v 0 --batch-size 2"}))
+    (outcome,) = run_due_entries(TEN_PAST)
+    run = ExportRun.objects.get()
+    assert (run.rows, run.batches, run.draft) == (5, 3, False)
+    assert outcome.detail == summary(run)
+    assert outcome.detail.startswith("Streamed 5 users in 3 batches to the memory outbox")
 
 
 def test_missed_runs_collapse_into_one(cdp_config, users):
@@ -93,7 +108,9 @@ def test_a_crashed_runs_lease_lapses_and_the_entry_runs_again(cdp_config, users)
     fire = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     assert leases.claim(entry, fire, "dead-host:1", TEN_PAST)  # then the process died
     assert [o.status for o in run_due_entries(TEN_PAST + timedelta(minutes=3))] == ["busy"]
+    assert ", running" in schedule_listing(TEN_PAST + timedelta(minutes=3))
     after_lapse = TEN_PAST + leases.LEASE + timedelta(minutes=1)
+    assert ", interrupted" in schedule_listing(after_lapse)  # its process is gone
     assert [o.status for o in run_due_entries(after_lapse)] == ["succeeded"]
     assert ExportRun.objects.count() == 1
 
@@ -110,11 +127,52 @@ def test_an_entry_with_bad_options_is_refused_while_the_others_run(cdp_config, u
     outcomes = run_due_entries(TEN_PAST)
     assert [o.status for o in outcomes] == ["refused", "refused", "refused", "succeeded"]
     assert "--colour" in outcomes[0].detail
-    assert "not a stream id" in outcomes[1].detail
+    assert "--stream-id not-…ream is malformed" in outcomes[1].detail
     assert "'nowhere' does not exist" in outcomes[2].detail
     assert ExportRun.objects.count() == 1
     checks = [m for m in check_settings() if m.id == "cdp_bridge.E019"]
     assert [m.obj for m in checks] == [f"data_export.schedule.user[{i}].options" for i in range(3)]
+
+
+def test_an_entry_with_an_invalid_interval_is_skipped_and_the_others_run(cdp_config, users, caplog):
+    report = cdp_config(
+        schedule(
+            {"interval": "61 * * * *", "options": "--no-draft"},
+            {"interval": "* * * * *", "options": "--no-draft"},
+            {"interval": "* * * * *", "optoins": "--no-draft"},  # a typo in a key
+        )
+    )
+    assert {p.check_id for p in report.errors} == {"cdp_bridge.E005", "cdp_bridge.E001"}
+    outcomes = run_due_entries(TEN_PAST)
+    assert [(o.name, o.status) for o in outcomes] == [
+        ("user[0]", "refused"),
+        ("user[1]", "succeeded"),
+        ("user[2]", "refused"),
+    ]
+    assert outcomes[0].detail.startswith(
+        "data_export.schedule.user[0].interval: '61 * * * *' is not a valid crontab interval."
+    )
+    assert "data_export.schedule.user[2].optoins: unknown key" in outcomes[2].detail
+    assert ExportRun.objects.get().rows == 5
+    refusals = [r.getMessage() for r in caplog.records if r.name == "cdp_bridge.schedule"]
+    assert any(m.startswith("Schedule entry user[0] refused: ") for m in refusals), refusals
+    assert list(beat_schedule()) == ["cdp_bridge user[1]: stream_user_data --no-draft"]
+
+    output, errors = StringIO(), StringIO()
+    with pytest.raises(CommandError, match=r"2 scheduled export\(s\) did not run cleanly"):
+        call_command("cdp_run_schedule", stdout=output, stderr=errors)
+    assert "user[0] refused: data_export.schedule.user[0].interval" in errors.getvalue()
+    listing = StringIO()
+    call_command("cdp_run_schedule", "--list", stdout=listing)
+    blocks = listing.getvalue().split("\n\n")
+    assert blocks[0].splitlines() == [
+        "user[0]: not read from the configuration",
+        "  REFUSED:   data_export.schedule.user[0].interval: '61 * * * *' is not a valid "
+        "crontab interval. Use five crontab fields: minute hour day-of-month month "
+        "day-of-week, e.g. '*/15 * * * *'.",
+    ]
+    assert blocks[1].startswith("user[1]: stream_user_data --no-draft (scope default)")
+    assert "REFUSED:" in blocks[2]
 
 
 def test_the_command_exits_non_zero_when_an_entry_fails_or_is_refused(cdp_config, users):
@@ -197,30 +255,30 @@ def test_beat_schedule_turns_each_entry_into_a_beat_entry(cdp_config):
         "cdp_bridge user[1]: stream_user_data",
     ]
     quarterly, daily = entries.values()
-    assert quarterly["task"] == daily["task"] == "cdp_bridge.run_scheduled_export"
+    assert quarterly["task"] == daily["task"] == "cdp_bridge.run_schedule_entry"
     assert quarterly["schedule"].minute == {0, 15, 30, 45}
     assert (daily["schedule"].minute, daily["schedule"].hour) == ({0}, {0})
     first, _ = cdp_settings().schedule
-    assert quarterly["args"] == (leases.entry_key(first),)
+    assert quarterly["args"] == (first.key,)
 
 
 def test_the_scheduled_export_task_claims_its_entry_like_cron(cdp_config, users):
     cdp_config(schedule({"interval": "* * * * *", "options": "--no-draft"}))
     (entry,) = cdp_settings().schedule
-    key = leases.entry_key(entry)
-    assert tasks.run_scheduled_export(key).startswith("succeeded: Streamed 5 users")
+    key = entry.key
+    assert tasks.run_schedule_entry(key).startswith("succeeded: Streamed 5 users")
     claimed = ScheduleState.objects.get(entry_key=key).last_fire_time
     # The same fire, announced again (a second beat, a resent message), runs nothing.
     assert run_entry_by_key(key, now=claimed + timedelta(seconds=30)).status == "not due"
-    assert tasks.run_scheduled_export("no-such-key").startswith("no such entry")
+    assert tasks.run_schedule_entry("no-such-key").startswith("no such entry")
     assert ExportRun.objects.count() == 1
 
 
-def test_the_export_task_runs_a_command_with_an_options_string(cdp_config, users):
+def test_the_stream_data_task_runs_an_export_from_an_options_string(cdp_config, users):
     cdp_config(schedule())
-    assert "Streamed 5 users" in tasks.run_export("user", "--no-draft")
-    with pytest.raises(CommandError, match="--colour"):
-        tasks.run_export("user", "--colour=blue")
+    assert tasks.stream_data("user", "--no-draft").startswith("Streamed 5 users in 1 batch")
+    with pytest.raises(ExportError, match="unrecognized arguments: --colour"):
+        tasks.stream_data("user", "--colour=blue")
     assert list(ExportRun.objects.values_list("draft", flat=True)) == [False]
 
 
@@ -267,15 +325,15 @@ def test_each_entry_is_judged_at_its_own_turn_not_when_the_tick_began(
     clock = {"now": TEN_PAST}
     monkeypatch.setattr("django.utils.timezone.now", lambda: clock["now"])
 
-    def slow_export(entry):
+    def slow_export(name, options):
         clock["now"] += timedelta(minutes=12)  # longer than a lease
-        return "exported"
+        return ScheduleState.Result.SUCCEEDED, "exported"
 
-    monkeypatch.setattr("cdp_bridge.schedule.runner._run_command", slow_export)
+    monkeypatch.setattr("cdp_bridge.schedule.runner._export", slow_export)
     for entry in cdp_settings().schedule:
         leases.state_of(entry, TEN_PAST - timedelta(minutes=5))
     assert [o.status for o in run_due_entries()] == ["succeeded", "succeeded"]
-    second = ScheduleState.objects.get(entry_key=leases.entry_key(cdp_settings().schedule[1]))
+    second = ScheduleState.objects.get(entry_key=cdp_settings().schedule[1].key)
     # The second entry started after the first's 12 minutes, and claimed the fire of that time.
     assert second.last_started_at == TEN_PAST + timedelta(minutes=12)
     assert second.last_fire_time == TEN_PAST + timedelta(minutes=12)

@@ -13,8 +13,9 @@ from cdp_bridge import conf
 from cdp_bridge.checks import check_settings
 from cdp_bridge.conf.document import deep_merge
 from cdp_bridge.exceptions import ConfigurationError
+from cdp_bridge.export.runner import run_export
+from cdp_bridge.management.stream_data import parse_options
 from cdp_bridge.models import SegmentGroup
-from cdp_bridge.schedule.runner import run_export_command
 
 from .conftest import GOOD_SECRET
 from .testapp.models import Article, Product
@@ -392,7 +393,7 @@ def test_each_entry_of_the_global_configuration_exports_to_its_stream(
     entries = conf.cdp_settings().schedule
     assert len(entries) == 6
     for entry in entries:
-        run_export_command(entry.kind, entry.options, entry.scope)
+        run_export(parse_options(entry.kind, entry.options, scope=entry.scope))
     assert len(streaming_api) == 6
     for (headers, rows), entry in zip(streaming_api, entries, strict=True):
         assert headers["X-Streamid"] == "00000000-00000000-00000000-00000000"
@@ -410,8 +411,8 @@ def test_the_activation_examples_stream_users_as_draft_then_in_full(
 ):
     User.objects.create(username="ada")
     ibexa_example(name, site_additions(httpserver, account=False))
-    run_export_command("user", "--draft")
-    run_export_command("user", "--no-draft")
+    run_export(parse_options("user", "--draft"))
+    run_export(parse_options("user", "--no-draft"))
     (draft_headers, draft_rows), (full_headers, full_rows) = streaming_api
     assert draft_headers["X-Isdraft"] == "true"
     assert "X-Isdraft" not in full_headers

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdp_bridge.conf.problems import KeyPath, Problem, is_under, render_key_path
+from cdp_bridge.conf.problems import Problem, is_under, render_key_path
 from cdp_bridge.conf.reader import Refused
 from cdp_bridge.conf.schema import SCHEDULE_KEY, CdpBridgeSettings, ScheduleEntry
 from cdp_bridge.exceptions import ConfigurationError
@@ -46,17 +46,18 @@ class ConfigReport:
         """The problems at ``prefix`` or inside it (``"data_export", "schedule"``)."""
         return tuple(problem for problem in self.problems if is_under(problem.key, prefix))
 
-    def require(self, *, tolerate: KeyPath = ()) -> CdpBridgeSettings:
-        """The settings; ConfigurationError names the first error not under ``tolerate``.
+    def require(self) -> CdpBridgeSettings:
+        """The settings; ConfigurationError names the first error.
 
-        ``require(tolerate=SCHEDULE_KEY)`` gives the schedule runner the settings while some
-        schedule entries are refused: ``settings.schedule`` holds the entries that can run, and
-        ``refused_schedule`` the others.
+        An error inside one schedule entry refuses that entry alone: it is left out of
+        ``settings.schedule`` and listed in ``refused_schedule``, and the rest of the site
+        (the other entries, the exports, the webhook) works on.
         """
+        refused = [entry.entry.key_path for entry in self.refused_schedule]
         errors = [
             problem
             for problem in self.errors
-            if not (tolerate and problem.key and is_under(problem.key, tolerate))
+            if not (problem.key and any(is_under(problem.key, path) for path in refused))
         ]
         if errors or self.settings is None:
             first = errors[0] if errors else self.errors[0]

@@ -7,6 +7,7 @@ classes, and ``conf.json_schema`` publishes them for editors. To add a key, add 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import chain
@@ -130,6 +131,28 @@ class StreamSettings:
         metadata=setting(
             "Seconds to wait for the Streaming API's answer.",
             key=("stream_file", "read_timeout"),
+            minimum=0,
+            exclusive_minimum=True,
+        ),
+    )
+    # Ten minutes rides out a CDP restart, and at a third of requests failing a batch runs out
+    # of it about once in 10^12; a dead CDP still ends the run, with one line, in that time.
+    retry_budget: float = field(
+        default=600.0,
+        metadata=setting(
+            "Seconds one batch may keep failing transiently before the export gives up.",
+            key=("stream_file", "retry_budget"),
+            minimum=0,
+            exclusive_minimum=True,
+        ),
+    )
+    # A rate limit's window is seconds to a minute: a larger answer (a day) must not park the
+    # export; it waits this long and tries again, within the retry budget.
+    max_retry_after: float = field(
+        default=120.0,
+        metadata=setting(
+            "The longest Retry-After honoured, in seconds; a longer one is cut to this.",
+            key=("stream_file", "max_retry_after"),
             minimum=0,
             exclusive_minimum=True,
         ),
@@ -391,12 +414,18 @@ class ScheduleEntry:
     )
 
     @property
-    def key(self) -> str:
-        """The entry's place in the configuration (``user[0]``), as listings and logs show it.
-
-        Its run state is keyed by what it does instead (``schedule.leases.entry_key``).
-        """
+    def name(self) -> str:
+        """The entry as people find it in the configuration: ``user[0]``."""
         return f"{self.kind}[{self.index}]"
+
+    @property
+    def key(self) -> str:
+        """The key of the entry's run state and lock: a hash of what it does, not where it is.
+
+        Moving an entry in the list keeps its state; editing what it does starts it afresh.
+        """
+        text = "\0".join((self.kind, self.scope, self.interval, self.options))
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def key_path(self) -> KeyPath:

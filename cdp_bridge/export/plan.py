@@ -6,8 +6,9 @@ reported as an ExportError saying what to do.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from cdp_bridge.conf import ScopeSettings, SourceSettings, StreamSettings, get_scope
+from cdp_bridge.conf.kinds import EXPORT_KINDS
 from cdp_bridge.exceptions import CdpBridgeError, ExportError
 from cdp_bridge.export.processors import registered_processors
 from cdp_bridge.export.rows import ModelRows, RowBuilder, UserRows
@@ -28,6 +30,7 @@ from cdp_bridge.export.sources import (
 from cdp_bridge.export.transports import (
     FileTransport,
     MemoryTransport,
+    RetryPolicy,
     StreamFileTransport,
     Transport,
 )
@@ -41,7 +44,14 @@ DRAFT_LIMIT = 100
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """What was asked for: the options of ``stream_<kind>_data``."""
+    """What was asked for: the options of ``stream_<kind>_data``, from any caller.
+
+    ``draft`` sends at most ``draft_limit`` rows marked as a draft; ``draft=False`` sends them
+    all. ``source`` names one of the kind's sources (needed when it has several).
+    ``stream_id`` overrides the scope's stream. ``since`` is a datetime, ISO 8601 text, or
+    ``"last"`` (after the last successful full export of the stream). ``resume`` continues
+    the stream's failed or interrupted full export.
+    """
 
     kind: str
     scope: str = "default"
@@ -52,6 +62,23 @@ class ExportOptions:
     batch_size: int | None = None
     since: str | datetime | None = None
     resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXPORT_KINDS:  # a caller's bug, not a user's input
+            raise ValueError(f"kind must be one of {', '.join(EXPORT_KINDS)}, not {self.kind!r}")
+
+
+def check_options(options: ExportOptions) -> None:
+    """Refuse options that no configuration can make right, with an ExportError saying why."""
+    if options.draft_limit < 1:
+        raise ExportError(f"--draft-limit must be at least 1, not {options.draft_limit}.")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise ExportError(f"--batch-size must be at least 1, not {options.batch_size}.")
+    if options.stream_id is not None and not is_valid_stream_id(options.stream_id):
+        raise ExportError(
+            f"--stream-id {mask_secret(options.stream_id) or '(empty)'} is malformed. "
+            + STREAM_ID_HINT
+        )
 
 
 @dataclass(frozen=True)
@@ -84,13 +111,14 @@ class ExportPlan:
                 draft=options.draft,
                 connect_timeout=self.stream.connect_timeout,
                 read_timeout=self.stream.read_timeout,
+                retry=RetryPolicy(
+                    budget=self.stream.retry_budget,
+                    max_retry_after=self.stream.max_retry_after,
+                ),
             )
         if self.stream.transport == "file":
             assert self.stream.directory is not None  # the configuration requires it
-            mode = "draft" if options.draft else "full"
-            return FileTransport(
-                export_directory(self.stream.directory) / f"run-{run.pk:06d}-{mode}"
-            )
+            return FileTransport(export_directory(self.stream.directory) / run_folder(run))
         return MemoryTransport(
             kind=options.kind,
             scope=self.scope.name,
@@ -100,6 +128,17 @@ class ExportPlan:
         )
 
 
+def run_folder(run: ExportRun) -> str:
+    """The ``file`` transport's folder for a run: ``run-000012-full-20261125T101500Z-3fa9c1``.
+
+    A run id alone repeats across databases and sites sharing a directory (a new database
+    starts again at 1); with the start time and a random suffix, no two runs share a folder.
+    """
+    mode = "draft" if run.draft else "full"
+    started = run.started_at.astimezone(UTC)
+    return f"run-{run.pk:06d}-{mode}-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
 def export_directory(directory: Path) -> Path:
     """A ``file.directory`` as an absolute path: a relative one is under the current directory."""
     return directory if directory.is_absolute() else Path.cwd() / directory
@@ -107,10 +146,7 @@ def export_directory(directory: Path) -> Path:
 
 def plan_export(options: ExportOptions, run: ExportRun) -> ExportPlan:
     """Check the options against the configuration and work out the run; ``run`` is its record."""
-    if options.draft_limit < 1:
-        raise ExportError(f"--draft-limit must be at least 1, not {options.draft_limit}.")
-    if options.batch_size is not None and options.batch_size < 1:
-        raise ExportError(f"--batch-size must be at least 1, not {options.batch_size}.")
+    check_options(options)
     try:
         scope = get_scope(options.scope)
         source = select_source(options.kind, options.source)
@@ -152,11 +188,6 @@ def plan_export(options: ExportOptions, run: ExportRun) -> ExportPlan:
 
 
 def _stream_id(options: ExportOptions, scope: ScopeSettings, stream: StreamSettings) -> str:
-    if options.stream_id is not None and not is_valid_stream_id(options.stream_id):
-        raise ExportError(
-            f"--stream-id {mask_secret(options.stream_id) or '(empty)'} is malformed. "
-            + STREAM_ID_HINT
-        )
     stream_id = options.stream_id or stream.stream_id or ""
     if stream.transport != "stream_file":
         return stream_id
@@ -203,11 +234,18 @@ def _run_to_resume(options: ExportOptions, recorded: Any) -> ExportRun:
         raise ExportError("--resume continues a full export: add --no-draft.")
     if options.since is not None:
         raise ExportError("--resume repeats the failed run's own --since: leave --since out.")
+    ExportRun.objects.mark_interrupted()  # a run whose process died is not running any more
     latest: ExportRun | None = recorded.full().order_by("-started_at", "-pk").first()
     if latest is None or latest.status == ExportRun.Status.SUCCEEDED:
         last = f" (the last one succeeded on {latest.started_at:%Y-%m-%d %H:%M})" if latest else ""
         raise ExportError(
             f"There is no failed full export of this stream to resume{last}. Run without --resume."
+        )
+    if latest.status == ExportRun.Status.RUNNING:
+        raise ExportError(
+            f"Export run {latest.pk} of this stream is still running (its last heartbeat was "
+            f"at {timezone.localtime(latest.heartbeat_at):%H:%M:%S}): let it finish, or stop "
+            "it, then resume."
         )
     return latest
 

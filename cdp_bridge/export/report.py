@@ -7,6 +7,7 @@ from datetime import timedelta
 from time import monotonic
 
 from django.core.management.base import OutputWrapper
+from django.utils import timezone
 
 from cdp_bridge.export.batches import Batch
 from cdp_bridge.models import ExportRun
@@ -31,6 +32,18 @@ def summary(run: ExportRun) -> str:
     )
 
 
+def resumption(run: ExportRun) -> str | None:
+    """Which run a ``--resume`` continues, and from where; None for a run that resumes none."""
+    resumed = run.resumed_from
+    if resumed is None:
+        return None
+    return (
+        f"Continuing export run {resumed.pk} ({resumed.status}, started "
+        f"{timezone.localtime(resumed.started_at):%Y-%m-%d %H:%M}) after the "
+        f"{_count(resumed.rows, run.kind)} it sent, from key {resumed.last_acknowledged_key}."
+    )
+
+
 def _count(rows: int, kind: str) -> str:
     singular, plural = NOUNS[kind]
     return f"{rows} {singular if rows == 1 else plural}"
@@ -39,13 +52,16 @@ def _count(rows: int, kind: str) -> str:
 class ProgressReport:
     """An ExportObserver writing to a command's output.
 
-    ``bar``: a progress bar redrawn in place (rows, rows/s, ETA), for a terminal.
-    ``lines``: one line per batch, for logs (``-v 2``). ``payloads``: each batch's JSON too
-    (``-v 3``, like Ibexa's ``-vv``).
+    ``notes``: which run a ``--resume`` continues. ``bar``: a progress bar redrawn in place
+    (rows, rows/s, ETA), for a terminal. ``lines``: one line per batch, for logs (``-v 2``).
+    ``payloads``: each batch's JSON too (``-v 3``, like Ibexa's ``-vv``).
     """
 
-    def __init__(self, out: OutputWrapper, *, bar: bool, lines: bool, payloads: bool) -> None:
+    def __init__(
+        self, out: OutputWrapper, *, notes: bool, bar: bool, lines: bool, payloads: bool
+    ) -> None:
         self.out = out
+        self.notes = notes
         self.bar = bar
         self.lines = lines
         self.payloads = payloads
@@ -55,6 +71,9 @@ class ProgressReport:
 
     def started(self, run: ExportRun, count_rows: Callable[[], int]) -> None:
         self.started_at = monotonic()
+        note = resumption(run)
+        if self.notes and note:
+            self.out.write(note)
         if self.bar:
             self.total = count_rows()
             self.draw(run.rows, run.kind, force=True)

@@ -1,7 +1,7 @@
 """Running one export: plan it, stream its rows batch by batch, and record it as an ExportRun.
 
-``run_export()`` is what the ``stream_<kind>_data`` commands call, and what a task queue can
-call. Rows are read a chunk at a time, and each batch is sent (from a thread of its own) while
+``run_export()`` is what the ``stream_<kind>_data`` commands, the schedule and the Celery
+tasks call. Rows are read a chunk at a time, and each batch is sent (from a thread of its own) while
 the next is read, so memory stays flat whatever the table size. The run records the rows, the
 batches and the last key the destination accepted, so a failed full export can be resumed
 from there (``--resume``) without skipping or losing rows.
@@ -9,26 +9,29 @@ from there (``--resume``) without skipping or losing rows.
 Progress is saved at most once a second (a commit per batch would cost more than reading
 it) and always when the run ends, however it ends. Only a process killed outright loses up to
 a second of progress, and resuming it resends those rows: harmless, as Raptor upserts them.
+Such a run stops renewing its heartbeat, and is then recorded as interrupted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from functools import partial
 from time import monotonic
 from typing import Any, Protocol
 
 from django.utils import timezone
 
-from cdp_bridge.conf.kinds import EXPORT_KINDS
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.batches import Batch, split_into_batches
-from cdp_bridge.export.plan import DRAFT_LIMIT, ExportOptions, ExportPlan, plan_export
+from cdp_bridge.export.plan import ExportOptions, ExportPlan, plan_export
 from cdp_bridge.export.rows import RowBuilder
 from cdp_bridge.export.sender import BackgroundSender, Sent
 from cdp_bridge.export.sources import chunks
+from cdp_bridge.heartbeat import repeated
 from cdp_bridge.models import ExportRun
+from cdp_bridge.models.export import HEARTBEAT_EVERY
+
+__all__ = ["ExportObserver", "ExportOptions", "run_export"]
 
 CHECKPOINT_INTERVAL = 1.0  # seconds
 
@@ -41,48 +44,38 @@ class ExportObserver(Protocol):
     def batch_sent(self, run: ExportRun, batch: Batch, seconds: float) -> None: ...
 
 
-def run_export(
-    kind: str,
-    *,
-    scope: str = "default",
-    source: str | None = None,
-    draft: bool = True,
-    draft_limit: int = DRAFT_LIMIT,
-    stream_id: str | None = None,
-    batch_size: int | None = None,
-    since: str | datetime | None = None,
-    resume: bool = False,
-    observer: ExportObserver | None = None,
-) -> ExportRun:
-    """Export one source of ``kind`` (user, content, product) and return its ExportRun.
+def run_export(options: ExportOptions, observer: ExportObserver | None = None) -> ExportRun:
+    """Run the export ``options`` ask for and return its ExportRun.
 
-    ``draft`` sends at most ``draft_limit`` rows marked as a draft; ``draft=False`` sends them
-    all. ``since`` is a datetime, ISO 8601 text, or ``"last"`` (after the last successful full
-    export of the stream). ``resume`` continues the stream's failed full export. On failure the
-    run is recorded as failed and ExportError (with ``.run``) says what went wrong.
+    On failure the run is recorded as failed and ExportError (with ``.run``) says what went
+    wrong; anything else that stops the run is recorded too and raised as it is: a bug in a
+    processor as a failure, a KeyboardInterrupt (Ctrl-C, SIGTERM) as an interruption.
     """
-    if kind not in EXPORT_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(EXPORT_KINDS)}, not {kind!r}")
-    options = ExportOptions(
-        kind, scope, source, draft, draft_limit, stream_id, batch_size, since, resume
+    run = ExportRun.objects.create(
+        kind=options.kind, scope=options.scope, source=options.source or "", draft=options.draft
     )
-    run = ExportRun.objects.create(kind=kind, scope=scope, source=source or "", draft=draft)
     try:
-        plan = plan_export(options, run)
-        _record_plan(run, plan)
-        _stream(plan, run, observer)
+        with repeated(partial(_beat, run.pk), HEARTBEAT_EVERY, f"cdp-export-{run.pk}"):
+            plan = plan_export(options, run)
+            _record_plan(run, plan)
+            _stream(plan, run, observer)
     except ExportError as error:
         _finish(run, ExportRun.Status.FAILED, str(error))
         error.run = run
         raise
-    except KeyboardInterrupt:
-        _finish(run, ExportRun.Status.FAILED, "Interrupted.")
+    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM where the command handles it
+        _finish(run, ExportRun.Status.INTERRUPTED, str(error) or "Interrupted (Ctrl-C).")
         raise
     except Exception as error:
         _finish(run, ExportRun.Status.FAILED, f"{type(error).__name__}: {error}")
         raise
     _finish(run, ExportRun.Status.SUCCEEDED, "")
     return run
+
+
+def _beat(pk: int) -> None:
+    """The run's sign of life: a run whose heartbeat lapses is shown as interrupted."""
+    ExportRun.objects.filter(pk=pk).update(heartbeat_at=timezone.now())
 
 
 def _record_plan(run: ExportRun, plan: ExportPlan) -> None:

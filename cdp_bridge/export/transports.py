@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from time import monotonic, sleep
+from threading import Event
+from time import monotonic
 from typing import Any, Protocol
 
 import requests
@@ -50,19 +51,39 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter (SPEC §2.4): 0.5 s, doubling, at most 30 s, 6 attempts."""
+    """Exponential backoff with jitter, within a budget of time per batch.
 
-    attempts: int = 6
+    Waits start at 0.5 s and double up to 30 s; the CDP's ``Retry-After`` is honoured up to
+    ``max_retry_after``. A batch is tried again until the next wait would end past ``budget``
+    seconds after its first attempt (``stream_file.retry_budget``).
+    """
+
+    budget: float = 600.0
+    max_retry_after: float = 120.0
     first_delay: float = 0.5
     max_delay: float = 30.0
 
     def delay(self, retry: int, retry_after: float | None) -> float:
         """Seconds to wait before retry number ``retry`` (1-based); the CDP's Retry-After wins."""
         if retry_after is not None:
-            return retry_after
+            return min(retry_after, self.max_retry_after)
         ceiling: float = min(self.max_delay, self.first_delay * 2 ** (retry - 1))
         # Jitter spreads the retries of many exporters; S311: not for cryptography.
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
+
+
+class RetryClock:
+    """The time retries are counted and waited in; a test puts a clock of its own here."""
+
+    def now(self) -> float:
+        return monotonic()
+
+    def wait(self, seconds: float, stop: Event) -> None:
+        """Wait ``seconds``, or less if ``stop`` is set (the run is over: end the wait now)."""
+        stop.wait(seconds)
+
+
+retry_clock = RetryClock()
 
 
 class StreamFileTransport:
@@ -86,6 +107,7 @@ class StreamFileTransport:
         self.retry = retry
         self.destination = f"stream {mask_secret(stream_id)}"
         self.closed = False
+        self.stopped = Event()
         self.session = new_session()
         self.session.headers.update({"x-streamid": stream_id, "Content-Type": "application/json"})
         if draft:
@@ -99,28 +121,46 @@ class StreamFileTransport:
         self.request = self.session.prepare_request(requests.Request("POST", self.url))
 
     def send(self, batch: Batch) -> None:
-        for attempt in range(1, self.retry.attempts + 1):
+        clock = retry_clock
+        first_attempt = clock.now()
+        attempt = 0
+        while True:
+            attempt += 1
             problem, retry_after = self.attempt(batch)
             if problem is None:
                 return
-            if attempt == self.retry.attempts or self.closed:
+            delay = self.retry.delay(attempt, retry_after)
+            spent = clock.now() - first_attempt
+            if spent + delay > self.retry.budget or self.closed:
                 raise CdpUnavailable(
-                    f"The CDP at {self.url} did not accept batch {batch.number} after "
-                    f"{attempt} attempts (last: {problem}). Check that it is reachable; rows "
+                    f"The CDP at {self.url} did not accept batch {batch.number} within the "
+                    f"retry budget of {self.retry.budget:g} s ({attempt} attempts in "
+                    f"{spent:.0f} s; last: {problem}). Check that it is reachable; rows "
                     "acknowledged so far are recorded, so --resume continues after them."
                 )
-            delay = self.retry.delay(attempt, retry_after)
+            if retry_after is not None and retry_after > delay:
+                logger.warning(
+                    "The CDP asked to wait %g s before batch %d is sent again (Retry-After); "
+                    "waiting %g s, the most stream_file.max_retry_after allows",
+                    retry_after,
+                    batch.number,
+                    delay,
+                )
             logger.warning(
-                "POST %s stream=%s: %s; retrying batch %d in %.1f s (attempt %d of %d)",
+                "POST %s stream=%s: %s; retrying batch %d in %.1f s (attempt %d; %.0f s of "
+                "the %g s retry budget left)",
                 self.url,
                 mask_secret(self.stream_id),
                 problem,
                 batch.number,
                 delay,
                 attempt + 1,
-                self.retry.attempts,
+                self.retry.budget - spent - delay,
+                self.retry.budget,
             )
-            sleep(delay)
+            clock.wait(delay, self.stopped)
+            if self.closed:
+                raise CdpUnavailable(f"Batch {batch.number} was not sent: the run stopped.")
 
     def attempt(self, batch: Batch) -> tuple[str | None, float | None]:
         """Post the batch once: ``(None, None)`` if accepted, else what went wrong and Retry-After.
@@ -146,7 +186,9 @@ class StreamFileTransport:
         if 200 <= status < 300:
             return None, None
         if status in RETRY_STATUSES:
-            return f"HTTP {status}", _retry_after(response.headers.get("Retry-After"))
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            asked = f" (Retry-After: {retry_after:g} s)" if retry_after is not None else ""
+            return f"HTTP {status}{asked}", retry_after
         excerpt = response.text[:BODY_EXCERPT].replace(self.stream_id, mask_secret(self.stream_id))
         hint = STATUS_HINTS.get(status, "")
         raise BatchRejected(
@@ -168,8 +210,9 @@ class StreamFileTransport:
         )
 
     def close(self) -> None:
-        """End the session; a send still retrying (the run has failed) gives up."""
+        """End the session; a send still retrying (the run has stopped) gives up at once."""
         self.closed = True
+        self.stopped.set()
         self.session.close()
 
 
@@ -199,12 +242,23 @@ def _root_cause(error: BaseException) -> str:
 
 
 class FileTransport:
-    """Writes each batch as a JSON file: for inspecting an export without a CDP account."""
+    """Writes each batch as a JSON file: for inspecting an export without a CDP account.
+
+    ``directory`` is the run's own: it must not exist yet, so an earlier export is never
+    overwritten.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            directory.mkdir()
+        except FileExistsError:
+            raise ExportError(
+                f"The export directory {directory} already exists: another export wrote "
+                "there, and it is never overwritten. Run the export again (it picks a new "
+                "directory), or give each site its own file.directory."
+            ) from None
         except OSError as error:
             raise ExportError(f"Cannot create the export directory {directory}: {error}") from error
         self.destination = str(directory)

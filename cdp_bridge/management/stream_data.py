@@ -1,19 +1,31 @@
-"""The base of the three ``stream_<kind>_data`` commands: their options, output and errors."""
+"""The base of the three ``stream_<kind>_data`` commands: their options, output and errors.
+
+Their options are parsed here into the export's own ``ExportOptions``, from the command line
+or, by ``parse_options()``, from a schedule entry's options string, the same way for both.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
+import shlex
+from collections.abc import Mapping
 from typing import Any
 
+from django.core.management import load_command_class
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
+from cdp_bridge.conf import inspect_settings
 from cdp_bridge.exceptions import ExportError
-from cdp_bridge.export.plan import DRAFT_LIMIT
+from cdp_bridge.export.plan import DRAFT_LIMIT, ExportOptions, check_options
 from cdp_bridge.export.report import ProgressReport, summary
 from cdp_bridge.export.runner import run_export
 from cdp_bridge.export.sources import TYPE_OPTIONS
+from cdp_bridge.management.database import database_refused
+from cdp_bridge.management.stopping import sigterm_interrupts
 
 logger = logging.getLogger("cdp_bridge.export")
 
@@ -83,43 +95,81 @@ class StreamDataCommand(BaseCommand):
         verbosity: int = options["verbosity"]
         report = ProgressReport(
             self.stdout,
+            notes=verbosity >= 1,
             bar=verbosity == 1 and options["progress"] and self.stdout.isatty(),
             lines=verbosity >= 2,
             payloads=verbosity >= 3,
         )
         try:
-            run = run_export(
-                self.kind,
-                scope=options["scope"],
-                source=options["source"],
-                draft=options["draft"],
-                draft_limit=options["draft_limit"],
-                stream_id=options["stream_id"],
-                batch_size=options["batch_size"],
-                since=options["since"],
-                resume=options["resume"],
-                observer=report,
-            )
-        except ExportError as error:
+            with sigterm_interrupts():
+                run = run_export(export_options(self.kind, options), report)
+        except (Exception, KeyboardInterrupt) as error:
+            raise CommandError(self.failure_line(error)) from error
+        finally:
             report.end_line()
-            raise CommandError(str(error)) from error
-        except KeyboardInterrupt:
-            report.end_line()
-            raise CommandError("Interrupted; run again with --resume to continue.") from None
-        except DatabaseError as error:
-            report.end_line()
-            raise CommandError(
-                f"The export stopped on a database error: {error}. If tables are missing, run "
-                "manage.py migrate; a full export continues with --resume."
-            ) from error
-        except Exception as error:  # a bug in a processor: one line here, the traceback logged
-            report.end_line()
-            logger.exception("The %s export stopped on an unexpected error", self.kind)
-            raise CommandError(
-                f"The export stopped on an unexpected {type(error).__name__}: {error}. The run "
-                "is marked failed and the traceback is logged (logger cdp_bridge.export); a "
-                "full export continues with --resume once it is fixed."
-            ) from error
-        report.end_line()
         if verbosity >= 1:
             self.stdout.write(summary(run))
+
+    def failure_line(self, error: BaseException) -> str:
+        """The one line that ends a run that did not succeed (it is recorded as it ended)."""
+        if isinstance(error, ExportError):
+            return str(error)
+        if isinstance(error, KeyboardInterrupt):  # Ctrl-C, or SIGTERM
+            return f"{str(error) or 'Interrupted.'} A full export continues with --resume."
+        if isinstance(error, DatabaseError):
+            resume = "A full export continues with --resume."
+            return f"The export stopped: {database_refused(error)} {resume}"
+        # A bug in a processor: one line here, the traceback in the log.
+        logger.exception("The %s export stopped on an unexpected error", self.kind)
+        return (
+            f"The export stopped on an unexpected {type(error).__name__}: {error}. The run "
+            "is marked failed and the traceback is logged (logger cdp_bridge.export); a "
+            "full export continues with --resume once it is fixed."
+        )
+
+
+def export_options(kind: str, parsed: Mapping[str, Any]) -> ExportOptions:
+    """The export's options from the command's parsed arguments."""
+    return ExportOptions(
+        kind,
+        scope=parsed["scope"],
+        source=parsed["source"],
+        draft=parsed["draft"],
+        draft_limit=parsed["draft_limit"],
+        stream_id=parsed["stream_id"],
+        batch_size=parsed["batch_size"],
+        since=parsed["since"],
+        resume=parsed["resume"],
+    )
+
+
+def parse_options(kind: str, options: str, *, scope: str = "default") -> ExportOptions:
+    """An options string (a schedule entry's), parsed as ``stream_<kind>_data`` parses its own.
+
+    ``scope`` applies unless the options name ``--scope`` (``--siteaccess``). What the command
+    would refuse, and what no configuration makes right (a malformed ``--stream-id``, a scope
+    that does not exist), raises ExportError saying so.
+    """
+    name = f"stream_{kind}_data"
+    try:
+        arguments = shlex.split(options)
+    except ValueError as error:
+        raise ExportError(f"the options cannot be split into arguments ({error}).") from None
+    parser = load_command_class("cdp_bridge", name).create_parser("manage.py", name)
+    parser.set_defaults(scope=scope)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # --help prints before it exits
+            parsed = parser.parse_args(arguments)
+    except CommandError as error:
+        message = str(error).removeprefix("Error: ")
+        raise ExportError(f"{name} refuses the options: {message}.") from None
+    except SystemExit:  # --help and --version print and exit: nothing a schedule can run
+        raise ExportError(
+            f"{name} would only print its help or version with these options."
+        ) from None
+    export = export_options(kind, vars(parsed))
+    check_options(export)
+    config = inspect_settings().settings  # read even when other keys have errors (checks ask)
+    if config is None or export.scope not in config.scopes:
+        raise ExportError(f"the scope {export.scope!r} does not exist.")
+    return export

@@ -5,9 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import models
+from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cdp_bridge.conf.kinds import EXPORT_KINDS
 from cdp_bridge.redaction import mask_secret
+
+# A running export renews its heartbeat every minute, whatever it is doing (reading, sending,
+# waiting out a Retry-After); one that has not for five minutes lost its process.
+HEARTBEAT_EVERY = timedelta(minutes=1)
+HEARTBEAT_LAPSE = timedelta(minutes=5)
+INTERRUPTED_WITHOUT_A_WORD = (
+    "Interrupted: the process running this export stopped without finishing it (killed, or "
+    "its machine went down), so its heartbeat stopped. A full export continues with --resume."
+)
 
 
 class ExportRunQuerySet(models.QuerySet["ExportRun"]):
@@ -22,25 +34,33 @@ class ExportRunQuerySet(models.QuerySet["ExportRun"]):
     def full(self) -> ExportRunQuerySet:
         return self.filter(draft=False)
 
+    def mark_interrupted(self, now: datetime | None = None) -> int:
+        """Record runs whose process died (their heartbeat lapsed) as interrupted; how many."""
+        cutoff = (now or timezone.now()) - HEARTBEAT_LAPSE
+        return self.filter(status=ExportRun.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+            status=ExportRun.Status.INTERRUPTED,
+            finished_at=F("heartbeat_at"),
+            error=INTERRUPTED_WITHOUT_A_WORD,
+        )
+
 
 class ExportRun(models.Model):
     """One run of ``stream_<kind>_data``, recorded whether it succeeds or fails.
 
     ``last_acknowledged_key`` is the primary key of the last row of the last batch the
-    destination accepted: ``--resume`` continues after it.
+    destination accepted: ``--resume`` continues after it. A run is ``interrupted`` when it
+    was stopped (Ctrl-C, SIGTERM), or when its process died and its heartbeat lapsed.
     """
 
     class Status(models.TextChoices):
         RUNNING = "running", _("running")
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
+        INTERRUPTED = "interrupted", _("interrupted")
 
-    class Kind(models.TextChoices):
-        USER = "user", _("users")
-        CONTENT = "content", _("content")
-        PRODUCT = "product", _("products")
-
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=[(kind, kind) for kind in EXPORT_KINDS]
+    )
     scope = models.CharField(_("scope"), max_length=100)
     source = models.CharField(_("source"), max_length=100, blank=True)
     transport = models.CharField(_("transport"), max_length=20, blank=True)
@@ -65,11 +85,16 @@ class ExportRun(models.Model):
         verbose_name=_("resumed from"),
     )
     started_at = models.DateTimeField(_("started"), auto_now_add=True, db_index=True)
+    heartbeat_at = models.DateTimeField(
+        _("last heartbeat"),
+        default=timezone.now,
+        help_text=_("Renewed every minute while the run's process works on it."),
+    )
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     rows = models.PositiveBigIntegerField(_("rows"), default=0)
     batches = models.PositiveIntegerField(_("batches"), default=0)
     status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING
+        _("status"), max_length=20, choices=Status.choices, default=Status.RUNNING
     )
     error = models.TextField(_("error"), blank=True)
     last_acknowledged_key = models.CharField(_("last acknowledged key"), max_length=255, blank=True)
@@ -90,7 +115,7 @@ class ExportRun(models.Model):
     def __str__(self) -> str:
         mode = "draft" if self.draft else "full"
         started = f"{self.started_at:%Y-%m-%d %H:%M}"
-        return f"{self.get_kind_display()} ({self.source or '-'}, {mode}) {started}"
+        return f"{self.kind} ({self.source or '-'}, {mode}) {started}"
 
     @property
     def masked_stream_id(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +20,7 @@ class ScheduleState(models.Model):
         RUNNING = "running", _("running")
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
+        INTERRUPTED = "interrupted", _("interrupted")
 
     entry_key = models.CharField(_("entry key"), max_length=64, unique=True)
     kind = models.CharField(_("kind"), max_length=20)
@@ -40,3 +43,10 @@ class ScheduleState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.interval} {self.options}".strip()
+
+    def shown_result(self, now: datetime) -> str:
+        """The last result as it stands: a run whose lease lapsed lost its process."""
+        lapsed = self.lease_expires_at is None or self.lease_expires_at < now
+        if self.last_result == self.Result.RUNNING and lapsed:
+            return str(self.Result.INTERRUPTED)
+        return self.last_result

@@ -8,30 +8,19 @@ claimed is run again by the next invocation.
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
-from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
 from cdp_bridge.conf import ScheduleEntry
+from cdp_bridge.heartbeat import repeated
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule.clock import latest_fire_time
 
-logger = logging.getLogger("cdp_bridge.schedule")
 LEASE = timedelta(minutes=5)
 RENEW_EVERY = timedelta(minutes=1)
-
-
-def entry_key(entry: ScheduleEntry) -> str:
-    """A key for what the entry does, so that editing an entry starts it afresh."""
-    text = "\0".join((entry.kind, entry.scope, entry.interval, entry.options))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def state_of(entry: ScheduleEntry, now: datetime) -> ScheduleState:
@@ -41,7 +30,7 @@ def state_of(entry: ScheduleEntry, now: datetime) -> ScheduleState:
     fires in the very minute it is first seen.
     """
     state, _ = ScheduleState.objects.get_or_create(
-        entry_key=entry_key(entry),
+        entry_key=entry.key,
         defaults={
             "kind": entry.kind,
             "scope": entry.scope,
@@ -61,7 +50,7 @@ def claim(entry: ScheduleEntry, fire_time: datetime, owner: str, now: datetime) 
     """
     due = Q(last_fire_time__lt=fire_time) | Q(last_result=ScheduleState.Result.RUNNING)
     free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    claimed = ScheduleState.objects.filter(due, free, entry_key=entry_key(entry)).update(
+    claimed = ScheduleState.objects.filter(due, free, entry_key=entry.key).update(
         last_fire_time=fire_time,
         lease_owner=owner,
         lease_expires_at=now + LEASE,
@@ -72,39 +61,23 @@ def claim(entry: ScheduleEntry, fire_time: datetime, owner: str, now: datetime) 
     return claimed == 1
 
 
-def release(entry: ScheduleEntry, owner: str, *, error: str = "") -> None:
-    """Record how the run ended and give the lease back."""
-    ScheduleState.objects.filter(entry_key=entry_key(entry), lease_owner=owner).update(
+def release(entry: ScheduleEntry, owner: str, result: str, *, error: str = "") -> None:
+    """Record how the run ended (a ``ScheduleState.Result``) and give the lease back."""
+    ScheduleState.objects.filter(entry_key=entry.key, lease_owner=owner).update(
         lease_owner="",
         lease_expires_at=None,
         last_finished_at=timezone.now(),
-        last_result=ScheduleState.Result.FAILED if error else ScheduleState.Result.SUCCEEDED,
+        last_result=result,
         last_error=error,
     )
 
 
-@contextmanager
-def renewed_lease(entry: ScheduleEntry, owner: str) -> Iterator[None]:
+def renewed_lease(entry: ScheduleEntry, owner: str) -> AbstractContextManager[None]:
     """Keep renewing the lease while the body runs (an export may outlast one lease)."""
-    stop = threading.Event()
 
     def renew() -> None:
-        try:
-            while not stop.wait(RENEW_EVERY.total_seconds()):
-                try:
-                    ScheduleState.objects.filter(
-                        entry_key=entry_key(entry), lease_owner=owner
-                    ).update(lease_expires_at=timezone.now() + LEASE)
-                except DatabaseError:  # a passing outage: the lease has minutes left, try again
-                    logger.warning("Could not renew the lease of %s", entry.key, exc_info=True)
-                    connection.close()
-        finally:
-            connection.close()  # this thread's own connection
+        ScheduleState.objects.filter(entry_key=entry.key, lease_owner=owner).update(
+            lease_expires_at=timezone.now() + LEASE
+        )
 
-    renewer = threading.Thread(target=renew, name=f"cdp-lease-{entry.key}", daemon=True)
-    renewer.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        renewer.join()
+    return repeated(renew, RENEW_EVERY, f"cdp-lease-{entry.name}")

@@ -10,6 +10,7 @@ from werkzeug import Request, Response
 
 from cdp_bridge.conf.document import deep_merge
 from cdp_bridge.export import processors, transports
+from cdp_bridge.models import ExportRun
 
 from ..conftest import STREAM_ID
 
@@ -39,7 +40,8 @@ class Receiver:
 
     An outcome is ``200`` (accept), a status (``503``), a status with a Retry-After
     (``(429, "1")``), or ``"reset"`` to drop the connection. Once the script runs out, every
-    batch is accepted.
+    batch is accepted, unless ``down_after`` batches were accepted: then every request gets
+    a 503 (the CDP is down) until ``down_after`` is set back to None.
     """
 
     def __init__(self, httpserver):
@@ -47,11 +49,16 @@ class Receiver:
         self.attempts = 0
         self.outcomes: list = []
         self.pattern = None
+        self.down_after: int | None = None
         httpserver.expect_request(STREAM_PATH, method="POST").respond_with_handler(self.handle)
 
     def fail_every(self, every, outcomes):
         """Fail one request in ``every``, cycling through ``outcomes``."""
         self.pattern = (every, list(outcomes))
+
+    def cycle(self, outcomes):
+        """Answer request n with ``outcomes[n % len(outcomes)]``, forever."""
+        self.pattern = (1, list(outcomes))
 
     def handle(self, request: Request) -> Response:
         self.attempts += 1
@@ -71,6 +78,8 @@ class Receiver:
     def next_outcome(self):
         if self.outcomes:
             return self.outcomes.pop(0)
+        if self.down_after is not None and len(self.batches) >= self.down_after:
+            return 503
         if self.pattern:
             every, outcomes = self.pattern
             if self.attempts % every == 0:
@@ -115,12 +124,33 @@ def export_config(cdp_config, httpserver):
     return configure
 
 
+class FakeClock:
+    """Retry time that passes only when the transport waits, and at once: no test sleeps."""
+
+    def __init__(self):
+        self.time = 0.0
+        self.waits: list[float] = []
+
+    def now(self):
+        return self.time
+
+    def wait(self, seconds, stop):
+        self.waits.append(seconds)
+        self.time += seconds
+
+
 @pytest.fixture
-def backoff(monkeypatch):
+def retry_clock(monkeypatch):
+    """The transports' retries count and wait on a fake clock."""
+    clock = FakeClock()
+    monkeypatch.setattr(transports, "retry_clock", clock)
+    return clock
+
+
+@pytest.fixture
+def backoff(retry_clock):
     """Retries wait for nothing; returns the delays the transport asked for."""
-    delays = []
-    monkeypatch.setattr(transports, "sleep", delays.append)
-    return delays
+    return retry_clock.waits
 
 
 @pytest.fixture(autouse=True)
@@ -136,3 +166,22 @@ def empty_outbox():
     transports.outbox.clear()
     yield
     transports.outbox.clear()
+
+
+def recorded_run(status="running", *, draft=False, **recorded):
+    """A run of the user stream, as the runner records it; ``started_at`` and ``heartbeat_at``
+    may be given too (the runner sets them itself)."""
+    times = {key: recorded.pop(key) for key in ("started_at", "heartbeat_at") if key in recorded}
+    run = ExportRun.objects.create(
+        kind="user",
+        scope="default",
+        source="user",
+        transport="stream_file",
+        stream_id=STREAM_ID,
+        draft=draft,
+        status=status,
+        **recorded,
+    )
+    ExportRun.objects.filter(pk=run.pk).update(**times)
+    run.refresh_from_db()
+    return run

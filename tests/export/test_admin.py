@@ -1,7 +1,11 @@
-"""The admin lists export runs read-only, and never shows a stream id in full."""
+"""The admin lists export runs read-only, shows stream ids masked and dead runs interrupted."""
+
+import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from cdp_bridge.models import ExportRun
 
@@ -49,3 +53,22 @@ def test_a_run_opens_read_only_with_its_error_and_the_stream_id_masked(admin_cli
 def test_runs_are_not_added_by_hand(admin_client):
     page = admin_client.get(reverse("admin:cdp_bridge_exportrun_add"))
     assert page.status_code == 403
+
+
+def test_a_run_whose_heartbeat_stopped_is_shown_interrupted_not_running(admin_client):
+    now = timezone.now()
+    killed = ExportRun.objects.create(kind="user", scope="default", source="user", draft=False)
+    working = ExportRun.objects.create(kind="user", scope="default", source="user", draft=False)
+    ExportRun.objects.filter(pk=killed.pk).update(heartbeat_at=now - timedelta(minutes=6))
+    page = admin_client.get(reverse("admin:cdp_bridge_exportrun_changelist"))
+    assert page.status_code == 200
+    statuses = dict(ExportRun.objects.values_list("pk", "status"))
+    assert statuses == {killed.pk: "interrupted", working.pk: "running"}
+    cells = re.findall(r'<td class="field-status">(\w+)</td>', page.content.decode())
+    assert sorted(cells) == ["interrupted", "running"]
+    detail = admin_client.get(reverse("admin:cdp_bridge_exportrun_change", args=[killed.pk]))
+    assert (
+        "its heartbeat stopped. A full export continues with --resume." in detail.content.decode()
+    )
+    killed.refresh_from_db()
+    assert killed.finished_at == now - timedelta(minutes=6)  # when it was last seen alive

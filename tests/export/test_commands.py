@@ -4,20 +4,27 @@ import io
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.core.management.color import no_style
+from django.db import connection
+from django.utils import timezone
 
 from cdp_bridge.models import ExportRun
+from tests.standalone import standalone_site
 from tests.testapp.models import Article, Product
 
 from ..conftest import STREAM_ID
-from .conftest import ACCOUNT, SOURCES
+from .conftest import ACCOUNT, SOURCES, recorded_run
 
 pytestmark = pytest.mark.django_db
 
@@ -250,9 +257,10 @@ def test_since_last_ignores_drafts_and_failures(export_config, receiver, backoff
     export_config()
     Article.objects.create(title="First")
     stream("stream_content_data", "--since", "last")  # a draft
-    receiver.outcomes = [503] * 6
+    receiver.down_after = len(receiver.batches)
     with pytest.raises(CommandError):
         stream("stream_content_data", "--no-draft")
+    receiver.down_after = None
     receiver.batches.clear()
     stream("stream_content_data", "--since", "last", "--no-draft")
     assert [row["name"] for row in receiver.rows] == ["First"]
@@ -263,9 +271,10 @@ def test_a_failed_full_export_is_resumed_after_the_last_acknowledged_batch(
 ):
     export_config()
     pks = users(10)
-    receiver.outcomes = [200, 200, *[503] * 6]  # two batches, then the CDP is down
-    with pytest.raises(CommandError, match="did not accept batch 3 after 6 attempts"):
+    receiver.down_after = 2  # two batches, then the CDP is down
+    with pytest.raises(CommandError, match="did not accept batch 3 within the retry budget"):
         stream("stream_user_data", "--no-draft", "--batch-size", "2")
+    receiver.down_after = None
     failed = ExportRun.objects.get()
     assert (failed.status, failed.rows, failed.batches) == (ExportRun.Status.FAILED, 4, 2)
     assert failed.last_acknowledged_key == str(pks[3])
@@ -287,9 +296,10 @@ def test_a_resumed_export_keeps_the_failed_runs_since(export_config, receiver, b
     Article.objects.filter(pk=old.pk).update(updated_at="2020-01-01T00:00:00Z")
     Article.objects.create(title="New 1")
     Article.objects.create(title="New 2")
-    receiver.outcomes = [200, *[503] * 6]
+    receiver.down_after = 1
     with pytest.raises(CommandError):
         stream("stream_content_data", "--no-draft", "--batch-size", "1", "--since", "2025-01-01")
+    receiver.down_after = None
     stream("stream_content_data", "--no-draft", "--batch-size", "1", "--resume")
     assert [row["name"] for row in receiver.rows] == ["New 1", "New 2"]
 
@@ -302,6 +312,72 @@ def test_resume_needs_a_failed_full_export(export_config, receiver):
     stream("stream_user_data", "--no-draft")
     with pytest.raises(CommandError, match="the last one succeeded on"):
         stream("stream_user_data", "--no-draft", "--resume")
+
+
+def killed_run(last_key, rows, heartbeat_age):
+    """A full export whose process was killed after ``rows`` rows, ``heartbeat_age`` ago."""
+    return recorded_run(
+        rows=rows,
+        batches=rows // 2,
+        last_acknowledged_key=str(last_key),
+        heartbeat_at=timezone.now() - heartbeat_age,
+    )
+
+
+def test_resume_continues_a_run_whose_process_died_and_says_which(export_config, receiver):
+    export_config()
+    pks = users(6)
+    killed = killed_run(pks[3], 4, timedelta(minutes=6))
+    output = stream("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
+    assert output.splitlines()[0] == (
+        f"Continuing export run {killed.pk} (interrupted, started "
+        f"{timezone.localtime(killed.started_at):%Y-%m-%d %H:%M}) after the 4 users it sent, "
+        f"from key {pks[3]}."
+    )
+    assert [row["id"] for row in receiver.rows] == pks[4:]
+    killed.refresh_from_db()
+    assert killed.status == ExportRun.Status.INTERRUPTED
+    assert ExportRun.objects.latest("pk").resumed_from == killed
+
+
+def test_resume_refuses_to_continue_a_run_that_is_still_alive(export_config, receiver):
+    export_config()
+    pks = users(6)
+    alive = killed_run(pks[3], 4, timedelta(seconds=20))
+    with pytest.raises(
+        CommandError, match=f"Export run {alive.pk} of this stream is still running"
+    ):
+        stream("stream_user_data", "--no-draft", "--resume")
+    assert receiver.attempts == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_renews_its_heartbeat_while_it_waits_for_the_cdp(
+    export_config, receiver, httpserver, monkeypatch
+):
+    export_config()
+    users(1)
+    monkeypatch.setattr("cdp_bridge.export.runner.HEARTBEAT_EVERY", timedelta(milliseconds=20))
+
+    def answer_once_the_heartbeat_was_renewed(request):
+        try:
+            run = ExportRun.objects.get()
+            deadline = time.monotonic() + 30
+            while ExportRun.objects.get().heartbeat_at == run.heartbeat_at:
+                assert time.monotonic() < deadline, "no heartbeat while the CDP was slow"
+                time.sleep(0.01)
+        finally:
+            connection.close()  # the server thread's own
+        return receiver.handle(request)
+
+    httpserver.clear_all_handlers()
+    httpserver.expect_request(f"/stream/{ACCOUNT}").respond_with_handler(
+        answer_once_the_heartbeat_was_renewed
+    )
+    stream("stream_user_data")
+    run = ExportRun.objects.get()
+    assert run.status == ExportRun.Status.SUCCEEDED
+    assert run.heartbeat_at > run.started_at
 
 
 def test_resume_continues_full_exports_only(export_config):
@@ -321,6 +397,25 @@ def test_every_row_arrives_when_a_third_of_the_requests_fail_transiently(
     failures = receiver.attempts - len(receiver.batches)
     assert failures == receiver.attempts // 3 >= 9
     assert ExportRun.objects.get().status == ExportRun.Status.SUCCEEDED
+
+
+def test_a_long_export_over_a_flaky_cdp_finishes_by_itself(export_config, receiver, backoff):
+    """100,000 rows; a third of the requests fail, in bursts of ten (a CDP restarting)."""
+    export_config()
+    User.objects.bulk_create(
+        (User(username=f"user{n:06d}") for n in range(100_000)), batch_size=10_000
+    )
+    pks = list(User.objects.order_by("pk").values_list("pk", flat=True))
+    burst = [503, (429, "86400"), "reset", 500, 502, 504, 503, 408, "reset", 503]
+    receiver.cycle([*burst, *[200] * 20])
+    output = stream("stream_user_data", "--no-draft")
+    assert [row["id"] for row in receiver.rows] == pks  # each row once, in order
+    assert receiver.attempts == 150
+    assert receiver.attempts - len(receiver.batches) == 50
+    run = ExportRun.objects.get()
+    assert (run.status, run.rows, run.batches) == (ExportRun.Status.SUCCEEDED, 100_000, 100)
+    assert output.startswith("Streamed 100000 users in 100 batches")
+    assert 120.0 in backoff  # the day of Retry-After, cut to max_retry_after
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
@@ -426,13 +521,51 @@ def test_the_file_transport_writes_batches_under_a_directory_relative_to_the_cwd
     users(3)
     output = stream("stream_user_data", "--no-draft", "--batch-size", "2")
     run = ExportRun.objects.get()
-    directory = tmp_path / "out" / "user" / f"run-{run.pk:06d}-full"
+    (directory,) = (tmp_path / "out" / "user").iterdir()
+    assert re.fullmatch(rf"run-{run.pk:06d}-full-\d{{8}}T\d{{6}}Z-[0-9a-f]{{6}}", directory.name)
     assert sorted(path.name for path in directory.iterdir()) == [
         "batch-000001.json",
         "batch-000002.json",
     ]
     assert f"to {directory} (full)" in output
     assert run.destination == str(directory)
+
+
+def restart_run_ids():
+    """As in a new database: no runs, and the next run's id is 1."""
+    ExportRun.objects.all().delete()
+    table = ExportRun._meta.db_table
+    sequences = [s for s in connection.introspection.sequence_list() if s["table"] == table]
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_by_name_sql(no_style(), sequences):
+            cursor.execute(statement)
+
+
+def test_the_file_transport_never_overwrites_an_export_of_another_database(export_config, tmp_path):
+    """Two sites (or a site and its rebuilt database) share a folder: run ids repeat."""
+    export_config(
+        cdp={
+            "data_export": {
+                "user_data": {"transport": "file", "file": {"directory": str(tmp_path)}}
+            }
+        }
+    )
+    users(3)
+    restart_run_ids()
+    stream("stream_user_data", "--no-draft")
+    first = ExportRun.objects.get()
+    first_batch = Path(first.destination) / "batch-000001.json"
+    written = first_batch.read_bytes()
+
+    restart_run_ids()
+    User.objects.filter(username="user000").update(username="someone-else")
+    stream("stream_user_data", "--no-draft")
+    second = ExportRun.objects.get()
+    assert second.pk == first.pk == 1
+    assert second.destination != first.destination
+    assert first_batch.read_bytes() == written  # what the earlier admin points at is intact
+    assert b"someone-else" in (Path(second.destination) / "batch-000001.json").read_bytes()
+    assert len(list(tmp_path.iterdir())) == 2
 
 
 def test_the_memory_transport_fills_the_outbox(export_config):
@@ -462,6 +595,56 @@ def test_every_run_is_recorded(export_config, receiver):
     assert run.error == ""
 
 
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_ends_a_retry_after_wait_with_one_line_and_resume_continues(
+    tmp_path, httpserver, receiver
+):
+    """A real process, waiting out the hour a CDP asked for, stopped by a deployment."""
+    environment = {"CDP_STREAM_BASE_URL": httpserver.url_for("/"), "CDP_EXPORT_DIR": "unused"}
+    for site in standalone_site(tmp_path, "tests.settings_stream_file", environment):
+        seeded = site.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User; "
+            "User.objects.bulk_create([User(username=f'u{i}') for i in range(5)])",
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        receiver.outcomes = [200, (503, "86400")]
+        receiver.down_after = 1
+        export = subprocess.Popen(
+            [sys.executable, "-m", "django", "stream_user_data", "--no-draft", "--batch-size", "2"],
+            cwd=ROOT,
+            env=site.environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while receiver.attempts < 2:  # batch 1 accepted, batch 2 told to wait a day
+                assert time.monotonic() < deadline and export.poll() is None, export.stderr
+                time.sleep(0.05)
+            export.send_signal(signal.SIGTERM)
+            _, errors = export.communicate(timeout=30)
+        finally:
+            export.kill()
+        assert export.returncode == 1
+        assert errors.splitlines()[-1] == (
+            "CommandError: Stopped by SIGTERM. A full export continues with --resume."
+        ), errors
+        assert "waiting 3600 s, the most stream_file.max_retry_after allows" in errors
+        assert "Traceback" not in errors
+        assert site.query("list(ExportRun.objects.values_list('status', 'rows'))") == [
+            ["interrupted", 2]
+        ]
+
+        receiver.down_after = None
+        resumed = site.manage("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.stdout.startswith("Continuing export run 1 (interrupted, started ")
+        assert sorted(row["id"] for row in receiver.rows) == [1, 2, 3, 4, 5]
+
+
 def test_a_failure_from_the_command_line_is_one_line_and_a_non_zero_exit(tmp_path):
     # A fresh process on a database that was never migrated: the export cannot be recorded.
     environment = {**os.environ, "DATABASE_URL": "sqlite://:memory:", "PYTHONPATH": str(ROOT)}
@@ -475,7 +658,8 @@ def test_a_failure_from_the_command_line_is_one_line_and_a_non_zero_exit(tmp_pat
     )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1, result.stderr
-    assert result.stderr.startswith("CommandError: The export stopped on a database error: ")
+    assert result.stderr.startswith("CommandError: The export stopped: The database refused: ")
+    assert "run manage.py migrate" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -19,7 +19,7 @@ from cdp_bridge.export import (
     user_item_processor,
 )
 from cdp_bridge.export.processors import registered_processors
-from cdp_bridge.export.runner import run_export
+from cdp_bridge.export.runner import ExportOptions, run_export
 from cdp_bridge.models import ExportRun
 from cdp_bridge.testing import export_row
 from tests.testapp.models import Article, Category, CustomerProfile, FieldShowcase
@@ -214,7 +214,7 @@ def test_a_skip_rule_in_settings_drops_fields_by_name_and_type(export_config, re
         {"processors": {"field": [{"skip": {"fields": ["body"], "types": ["BooleanField"]}}]}}
     )
     Article.objects.create(title="Kept", body="secret draft")
-    run_export("content")
+    run_export(ExportOptions("content"))
     [row] = receiver.rows
     assert sorted(key for key in row if key.startswith("field_")) == [
         "field_category_language_code",
@@ -363,7 +363,7 @@ def test_a_ported_user_item_processor_reads_the_profile_with_the_rows(export_con
     CustomerProfile.objects.create(user=User.objects.create(username="bob"))
     User.objects.create(username="cy")  # no profile at all
     with CaptureQueriesContext(connection) as queries:
-        run_export("user", draft=False)
+        run_export(ExportOptions("user", draft=False))
     assert len([q for q in queries.captured_queries if "customerprofile" in q["sql"]]) == 1
     rows = {row["login"]: row for row in receiver.rows}
     assert rows["ada"] == {

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from cdp_bridge.conf import SourceSettings
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.rows import ModelRows, UserRows
-from cdp_bridge.export.runner import run_export
+from cdp_bridge.export.runner import ExportOptions, run_export
 from cdp_bridge.testing import export_row
 from tests.testapp.models import Article, Category, FieldShowcase, Member, Product
 
@@ -90,7 +90,7 @@ def test_the_id_column_is_the_activations_person_identifier(export_config, recei
     }
     export_config(cdp={"activations": [activation]})
     User.objects.create(username="ada", email="ada@example.com")
-    run_export("user")
+    run_export(ExportOptions("user"))
     assert receiver.rows[0]["id"] == "ada@example.com"
 
 
@@ -107,7 +107,7 @@ def test_activations_matching_on_different_fields_cannot_share_an_id_column(cdp_
     report = cdp_config({"system": {"default": {"cdp": {"activations": activations}}}})
     assert [p.check_id for p in report.problems] == ["cdp_bridge.E021"]
     with pytest.raises(ExportError, match=r"activations\[1\]\.person_identifier_field: matches"):
-        run_export("user")
+        run_export(ExportOptions("user"))
 
 
 def test_a_content_row_has_ibexas_keys_for_each_field(cdp_config, settings):
@@ -203,7 +203,7 @@ def test_related_objects_are_fetched_with_the_rows_not_one_query_per_row(export_
         obj = FieldShowcase.objects.create(title=f"s{number}", category=tags[0])
         obj.tags.set(tags[:2])
     with CaptureQueriesContext(connection) as queries:
-        run_export("content", source="showcase", draft=False, batch_size=1000)
+        run_export(ExportOptions("content", source="showcase", draft=False, batch_size=1000))
     reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     assert len(reads) == 2, reads  # the rows with their foreign keys, then all their tags
     assert len(receiver.rows) == 30
@@ -261,7 +261,7 @@ def test_a_product_row_has_ibexas_keys_around_processors_above_and_below_the_bui
     product = Product.objects.create(
         sku="LAP-1", name="Nimbus", product_type="laptop", price="129.90", attributes={"ram": 16}
     )
-    run_export("product")
+    run_export(ExportOptions("product"))
     [row] = receiver.rows
     assert row == {
         "id": product.pk,

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cdp_bridge import conf
 from cdp_bridge.exceptions import ExportError
-from cdp_bridge.export.runner import run_export
+from cdp_bridge.export.runner import ExportOptions, run_export
 from cdp_bridge.export.sources import chunks, source_queryset
 from cdp_bridge.models import ExportRun
 
@@ -38,7 +38,7 @@ def test_the_filter_narrows_the_source(export_config, receiver):
     )
     User.objects.create(username="active")
     User.objects.create(username="gone", is_active=False)
-    run_export("user")
+    run_export(ExportOptions("user"))
     assert [row["login"] for row in receiver.rows] == ["active"]
 
 
@@ -46,7 +46,7 @@ def test_a_queryset_callable_receives_the_scope(export_config, receiver):
     export_config({"sources": {"user": {"user": {"queryset": f"{__name__}.customers"}}}})
     User.objects.create(username="customer1")
     User.objects.create(username="staff")
-    run_export("user")
+    run_export(ExportOptions("user"))
     assert [row["login"] for row in receiver.rows] == ["customer1"]
 
 
@@ -72,7 +72,7 @@ def test_a_filter_on_a_missing_field_is_a_clear_error(export_config):
     with pytest.raises(
         ExportError, match=re.escape("sources.user.user.filter: Cannot resolve keyword 'nope'")
     ):
-        run_export("user")
+        run_export(ExportOptions("user"))
 
 
 def test_records_are_read_in_key_order_a_chunk_at_a_time():

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from cdp_bridge import __version__
-from cdp_bridge.exceptions import BatchRejected, CdpUnavailable
+from cdp_bridge.exceptions import BatchRejected, CdpUnavailable, ExportError
 from cdp_bridge.export.batches import Batch
 from cdp_bridge.export.transports import (
     FileTransport,
@@ -26,14 +26,18 @@ MASKED = "0a1b…4c5d"
 BATCH = Batch(number=1, body=b'[{"id":1},{"id":2}]', rows=2, last_key=2)
 
 
-def stream_transport(httpserver, *, draft=False, read_timeout=30.0, url=None):
+DEFAULT_RETRY = RetryPolicy()
+
+
+def stream_transport(httpserver, *, draft=False, read_timeout=30.0, retry=DEFAULT_RETRY):
     return StreamFileTransport(
-        base_url=url or httpserver.url_for("/"),
+        base_url=httpserver.url_for("/"),
         account_number=ACCOUNT,
         stream_id=STREAM_ID,
         draft=draft,
         connect_timeout=5.0,
         read_timeout=read_timeout,
+        retry=retry,
     )
 
 
@@ -95,23 +99,77 @@ def test_retry_after_is_honoured(httpserver, receiver, backoff):
     assert backoff == [7.0, 2.0]
 
 
-def test_after_six_failed_attempts_the_cdp_is_unavailable(httpserver, receiver, backoff):
-    receiver.outcomes = [503] * 6
+def test_a_long_retry_after_is_cut_to_max_retry_after_and_the_log_says_so(
+    httpserver, receiver, backoff, caplog
+):
+    receiver.outcomes = [(503, "86400"), (429, "86400")]
+    with caplog.at_level(logging.WARNING, logger="cdp_bridge.export"):
+        stream_transport(httpserver, retry=RetryPolicy(max_retry_after=90)).send(BATCH)
+    assert backoff == [90.0, 90.0]
+    assert len(receiver.batches) == 1
+    assert (
+        "The CDP asked to wait 86400 s before batch 1 is sent again (Retry-After); waiting "
+        "90 s, the most stream_file.max_retry_after allows"
+    ) in caplog.messages
+
+
+def test_a_batch_that_keeps_failing_gives_up_once_its_retry_budget_is_spent(
+    httpserver, receiver, backoff
+):
+    receiver.down_after = 0
     with pytest.raises(CdpUnavailable) as error:
-        stream_transport(httpserver).send(BATCH)
-    assert receiver.attempts == 6
-    assert "after 6 attempts (last: HTTP 503)" in str(error.value)
-    assert "--resume" in str(error.value)
+        stream_transport(httpserver, retry=RetryPolicy(budget=60)).send(BATCH)
+    message = str(error.value)
+    assert message.startswith(
+        f"The CDP at {httpserver.url_for(STREAM_PATH)} did not accept batch 1 within the retry "
+        f"budget of 60 s ({receiver.attempts} attempts in "
+    )
+    assert "last: HTTP 503)" in message
+    assert "--resume continues after them" in message
+    assert receiver.attempts == len(backoff) + 1 > 6  # more than the six attempts of old
+    assert 30 < sum(backoff) <= 60  # the next wait would have ended past the budget
 
 
-def test_a_closed_transport_stops_retrying(httpserver, receiver, monkeypatch):
+def test_a_retry_after_longer_than_the_budget_left_gives_up_at_once(httpserver, receiver, backoff):
+    receiver.outcomes = [(429, "3600")]
+    retry = RetryPolicy(budget=300, max_retry_after=3600)
+    with pytest.raises(CdpUnavailable, match=r"last: HTTP 429 \(Retry-After: 3600 s\)"):
+        stream_transport(httpserver, retry=retry).send(BATCH)
+    assert (receiver.attempts, backoff) == (1, [])
+
+
+def test_a_closed_transport_stops_retrying(httpserver, receiver, retry_clock, monkeypatch):
     transport = stream_transport(httpserver)
-    receiver.outcomes = [503] * 6
-    # The run failed elsewhere and closed the transport while this send was waiting.
-    monkeypatch.setattr("cdp_bridge.export.transports.sleep", lambda delay: transport.close())
-    with pytest.raises(CdpUnavailable):
+    receiver.down_after = 0
+    # The run stopped elsewhere and closed the transport while this send was waiting.
+    monkeypatch.setattr(retry_clock, "wait", lambda seconds, stop: transport.close())
+    with pytest.raises(CdpUnavailable, match="the run stopped"):
         transport.send(BATCH)
-    assert receiver.attempts == 2
+    assert receiver.attempts == 1
+
+
+def test_closing_the_transport_ends_a_wait_at_once(httpserver, receiver):
+    """Real time: a Retry-After of an hour, ended by close() (what a stopped run does)."""
+    receiver.down_after = 0
+    receiver.outcomes = [(503, "3600")]
+    transport = stream_transport(httpserver, retry=RetryPolicy(budget=7200, max_retry_after=3600))
+    failures = []
+    sending = threading.Thread(target=lambda: _send_catching(transport, failures))
+    sending.start()
+    while receiver.attempts == 0:
+        time.sleep(0.01)
+    transport.close()
+    sending.join(timeout=30)
+    assert not sending.is_alive(), "the send still waits for the hour the CDP asked for"
+    assert [type(failure) for failure in failures] == [CdpUnavailable]
+    assert receiver.attempts == 1
+
+
+def _send_catching(transport, failures):
+    try:
+        transport.send(BATCH)
+    except Exception as failure:
+        failures.append(failure)
 
 
 def test_an_unreachable_cdp_is_retried_then_reported(backoff):
@@ -126,7 +184,8 @@ def test_an_unreachable_cdp_is_retried_then_reported(backoff):
     with pytest.raises(CdpUnavailable) as error:
         transport.send(BATCH)
     assert "Connection refused" in str(error.value)
-    assert len(backoff) == 5
+    assert "within the retry budget of 600 s" in str(error.value)
+    assert 570 < sum(backoff) <= 600
 
 
 @pytest.mark.parametrize(
@@ -188,6 +247,15 @@ def test_the_file_transport_writes_each_batch_as_a_json_file(tmp_path):
         {"id": 2},
     ]
     assert transport.destination == str(tmp_path / "run-000001-full")
+
+
+def test_the_file_transport_refuses_a_directory_that_exists_rather_than_overwrite_it(tmp_path):
+    earlier = tmp_path / "run-000001-full"
+    earlier.mkdir()
+    (earlier / "batch-000001.json").write_bytes(b"[]")
+    with pytest.raises(ExportError, match="already exists: another export wrote there"):
+        FileTransport(earlier)
+    assert (earlier / "batch-000001.json").read_bytes() == b"[]"
 
 
 def test_the_memory_transport_keeps_batches_in_the_outbox():

@@ -13,7 +13,7 @@ from tests.conftest import GOOD_SECRET, STREAM_ID
 @pytest.mark.parametrize("mode", ["pk", "hashed"])
 def test_the_tracked_user_id_is_the_user_exports_id(cdp_config, mode):
     """Activations matching on another field: the export's id and setRuid still agree."""
-    from cdp_bridge.export.runner import run_export
+    from cdp_bridge.export.runner import ExportOptions, run_export
     from cdp_bridge.identity import person_identifier
     from cdp_bridge.testing import outbox
 
@@ -45,7 +45,7 @@ def test_the_tracked_user_id_is_the_user_exports_id(cdp_config, mode):
     )
     user = User.objects.create_user("ada-lovelace")
     outbox.clear()
-    run_export("user", draft=False)
+    run_export(ExportOptions("user", draft=False))
     (exported,) = [row["id"] for batch in outbox for row in batch.rows]
     assert exported == "ada-lovelace" == person_identifier(user, conf.get_scope())
     tracked = tracked_user_id(user, conf.get_scope())

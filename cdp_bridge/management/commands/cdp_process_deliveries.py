@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 
 from cdp_bridge import conf
-from cdp_bridge.exceptions import DATABASE_UNAVAILABLE, ConfigurationError
+from cdp_bridge.exceptions import ConfigurationError
+from cdp_bridge.management.database import database_refused
+from cdp_bridge.management.loop import CommandLoop
 from cdp_bridge.models import WebhookDelivery
 from cdp_bridge.webhook.queue import process_queued
 
@@ -24,44 +25,39 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--loop", action="store_true", help="Stay up; stop with Ctrl-C.")
+        parser.add_argument(
+            "--loop", action="store_true", help="Stay up; stop with SIGTERM or Ctrl-C."
+        )
         parser.add_argument(
             "--interval", type=float, default=5.0, help="Seconds between looks (default 5)."
         )
         parser.add_argument("--limit", type=int, help="At most this many deliveries a pass.")
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(
+        self, *args: Any, loop: bool, interval: float, limit: int | None, **options: Any
+    ) -> None:
+        if loop:
+            self.stdout.write(
+                f"Applying queued deliveries, looking every {interval:g} s; stop with SIGTERM "
+                "or Ctrl-C."
+            )
+            CommandLoop(self.stdout, self.stderr).run(
+                lambda: 0.0 if self.run_once(limit, quiet=True) else interval,
+                idle=lambda: interval,
+            )
+            return
         try:
-            while True:
-                processed = self.run_once(options["limit"], quiet=options["loop"])
-                if not options["loop"]:
-                    return
-                if not processed:
-                    time.sleep(options["interval"])
-        except KeyboardInterrupt:
-            self.stdout.write("Stopped.")
+            self.run_once(limit, quiet=False)
+        except DatabaseError as error:
+            raise CommandError(database_refused(error)) from None
 
     def run_once(self, limit: int | None, *, quiet: bool) -> int:
-        """One pass over the queue; in a loop, an unavailable database is waited out."""
+        """One pass over the queue: how many deliveries it processed."""
         try:
             conf.cdp_settings()  # a broken configuration stops here, not delivery by delivery
             processed = process_queued(limit)
         except ConfigurationError as error:
             raise CommandError(str(error)) from None
-        except DATABASE_UNAVAILABLE as error:
-            if not quiet:
-                raise CommandError(
-                    f"The database is unavailable: {error}".strip() + ". Check that it is "
-                    "reachable, and run manage.py migrate if the cdp_bridge tables are missing."
-                ) from None
-            self.stderr.write(f"The database is unavailable, trying again: {error}".strip())
-            connection.close()
-            return 0
-        except DatabaseError as error:  # e.g. the tables do not exist yet
-            raise CommandError(
-                f"The database refused: {error}".strip() + " Run manage.py migrate if the "
-                "cdp_bridge tables are missing."
-            ) from None
         applied = sum(record.status == WebhookDelivery.Status.APPLIED for record in processed)
         if processed or not quiet:
             self.stdout.write(
