@@ -1,5 +1,6 @@
 """The real export commands against the sandbox: every kind, draft then full, over a flaky CDP."""
 
+import copy
 from decimal import Decimal
 
 import pytest
@@ -75,7 +76,11 @@ def test_a_batch_the_cdp_refuses_stops_the_export_with_the_cdps_message(site, ca
     transport.close()
 
 
-def test_a_cdp_that_keeps_failing_ends_the_export_in_one_line(site, catalogue):
+def test_a_cdp_that_keeps_failing_ends_the_export_in_one_line(site, catalogue, settings):
+    config = copy.deepcopy(settings.CDP_BRIDGE)
+    user_stream = config["system"]["default"]["cdp"]["data_export"]["user_data"]["stream_file"]
+    user_stream["retry_budget"] = 1  # a dead CDP ends the run once a batch's budget is spent
+    settings.CDP_BRIDGE = config
     site.fail("503:1", retry_after=0)
-    with pytest.raises(CommandError, match="did not accept batch 1"):
+    with pytest.raises(CommandError, match="did not accept batch 1 within the retry budget of 1 s"):
         call_command("stream_user_data", "--no-draft", "-v", "0")
