@@ -15,9 +15,8 @@ from typing import Any, Literal
 
 from django.db import transaction
 
-from cdp_bridge.conf import Activation
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import Segment, SegmentGroup
-from cdp_bridge.webhook.identifiers import PersonField
 from cdp_bridge.webhook.payload import Audience, Delivery
 from cdp_bridge.webhook.snapshots import forget_parts, receive_part
 from cdp_bridge.webhook.writers import MembershipWriter, membership_writer
@@ -55,8 +54,11 @@ class SyncResult:
         }
 
 
-def apply_delivery(delivery: Delivery, group: SegmentGroup, activation: Activation) -> SyncResult:
-    """Write the audiences of ``delivery`` into ``group``, remove the removed ones; atomically."""
+def apply_delivery(delivery: Delivery, group: SegmentGroup, person: PersonIdentifier) -> SyncResult:
+    """Write the audiences of ``delivery`` into ``group``, remove the removed ones; atomically.
+
+    Members are matched on ``person``, the person identifier of the activation's scope.
+    """
     with transaction.atomic():
         if any(audience.snapshot for audience in delivery.audiences):
             # Serialises deliveries carrying snapshot parts, so that the last part sees the others.
@@ -80,10 +82,9 @@ def apply_delivery(delivery: Delivery, group: SegmentGroup, activation: Activati
         segments = _lock_segments(
             group, [audience.id for _, audience in ready], delivery.removed_audiences
         )
-        person_field = PersonField.of(activation)
-        writer = membership_writer(person_field)
+        writer = membership_writer(person)
         for index, audience in ready:
-            results[index] = _apply_audience(segments[audience.id], audience, person_field, writer)
+            results[index] = _apply_audience(segments[audience.id], audience, person, writer)
         removed = _remove_audiences(group, segments, delivery.removed_audiences)
     return SyncResult(tuple(results[index] for index in sorted(results)), removed)
 
@@ -131,17 +132,17 @@ def _stale_part(group: SegmentGroup, audience: Audience) -> AudienceResult | Non
 
 
 def _apply_audience(
-    segment: Segment, audience: Audience, person_field: PersonField, writer: MembershipWriter
+    segment: Segment, audience: Audience, person: PersonIdentifier, writer: MembershipWriter
 ) -> AudienceResult:
     if _is_stale(audience, segment.sequence):
         return AudienceResult(audience.id, segment.pk, "stale")
     if audience.sync == "full":
-        members = person_field.convert(audience.members)
+        members = person.convert(audience.members)
         change = writer.replace(segment.pk, members.values)
         given, unmatchable = len(members.values), members.unmatchable
     else:
-        added = person_field.convert(audience.added)
-        removed = person_field.convert(audience.removed)
+        added = person.convert(audience.added)
+        removed = person.convert(audience.removed)
         # "10" and "010" are one integer id: should it be in both lists, adding wins.
         change = writer.change(segment.pk, added.values, removed.values - added.values)
         given = len(added.values) + len(removed.values - added.values)

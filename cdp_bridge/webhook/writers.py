@@ -20,8 +20,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import SegmentMembership
-from cdp_bridge.webhook.identifiers import PersonField
 
 # From this many identifiers, PostgreSQL gets them by COPY rather than as one array parameter.
 COPY_FROM = 10_000
@@ -42,8 +42,8 @@ class MembershipChange:
 class MembershipWriter(ABC):
     """Writes a segment's memberships from person identifiers (already converted and distinct)."""
 
-    def __init__(self, person_field: PersonField) -> None:
-        self.person_field = person_field
+    def __init__(self, person: PersonIdentifier) -> None:
+        self.person = person
 
     @abstractmethod
     def replace(self, segment_id: int, identifiers: Collection[Any]) -> MembershipChange:
@@ -56,11 +56,11 @@ class MembershipWriter(ABC):
         """Add and remove the users named (a delta); the two sets are disjoint."""
 
 
-def membership_writer(person_field: PersonField) -> MembershipWriter:
+def membership_writer(person: PersonIdentifier) -> MembershipWriter:
     """The fastest writer for the database in use."""
     if connection.vendor == "postgresql":
-        return PostgresMembershipWriter(person_field)
-    return OrmMembershipWriter(person_field)
+        return PostgresMembershipWriter(person)
+    return OrmMembershipWriter(person)
 
 
 class OrmMembershipWriter(MembershipWriter):
@@ -101,7 +101,7 @@ class OrmMembershipWriter(MembershipWriter):
 
     def _user_ids(self, identifiers: Collection[Any]) -> set[Any]:
         users = get_user_model()._default_manager
-        lookup = f"{self.person_field.field.attname}__in"
+        lookup = f"{self.person.attname}__in"
         found: set[Any] = set()
         for chunk in _chunks(list(identifiers), CHUNK):
             found.update(users.filter(**{lookup: chunk}).values_list("pk", flat=True))
@@ -135,8 +135,8 @@ class PostgresMembershipWriter(MembershipWriter):
     million rows.
     """
 
-    def __init__(self, person_field: PersonField) -> None:
-        super().__init__(person_field)
+    def __init__(self, person: PersonIdentifier) -> None:
+        super().__init__(person)
         quote = connection.ops.quote_name
         user_model = get_user_model()
         user_pk = user_model._meta.pk
@@ -144,9 +144,9 @@ class PostgresMembershipWriter(MembershipWriter):
         self.memberships = quote(SegmentMembership._meta.db_table)
         self.users = quote(user_model._meta.db_table)
         self.user_pk = quote(str(user_pk.column))
-        self.person_column = quote(person_field.column)
-        self.identifier_type = _PG_TYPES[person_field.kind]
-        self.by_primary_key = person_field.field == user_pk
+        self.person_column = quote(person.column)
+        self.identifier_type = _PG_TYPES[person.kind]
+        self.by_primary_key = person.field == user_pk
 
     # -- the statements, shared by both paths; ``w`` yields user ids as ``w.id`` --------------
 
@@ -257,7 +257,7 @@ class PostgresMembershipWriter(MembershipWriter):
             f"CREATE TEMPORARY TABLE cdp_identifiers (v {self.identifier_type}) ON COMMIT DROP"
         )
         with cursor.cursor.copy("COPY cdp_identifiers (v) FROM STDIN") as copy:
-            copy.write(_copy_text(identifiers, self.person_field.kind))
+            copy.write(_copy_text(identifiers, self.person.kind))
         cursor.execute("ANALYZE cdp_identifiers")
         if self.by_primary_key:
             yield "(SELECT v AS id FROM cdp_identifiers) w", None

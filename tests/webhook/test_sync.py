@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 
 from cdp_bridge import conf
 from cdp_bridge.exceptions import WebhookRejected
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import Segment, SegmentMembership, SnapshotPart
 from cdp_bridge.webhook import sync
 from cdp_bridge.webhook.serializers import validate_delivery
@@ -20,11 +21,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def apply(group):
-    """Apply a delivery (as a dict) with the configured activation; returns the JSON result."""
+    """Apply a delivery (as a dict) as the configured activation; returns the JSON result."""
 
     def run(body):
-        activation = conf.find_activation(CLIENT_ID)[1]
-        return apply_delivery(validate_delivery(body), group, activation).as_json()
+        scope, _ = conf.find_activation(CLIENT_ID)
+        person = PersonIdentifier.for_scope(scope)
+        return apply_delivery(validate_delivery(body), group, person).as_json()
 
     return run
 
@@ -116,8 +118,8 @@ def test_a_delivery_is_applied_all_or_nothing(apply, users, monkeypatch):
     apply(delivery(audience("a", members=ids(users[:2]))))
     real_writer = sync.membership_writer
 
-    def writer_failing_on_the_second_audience(person_field):
-        writer = real_writer(person_field)
+    def writer_failing_on_the_second_audience(person):
+        writer = real_writer(person)
         replace, calls = writer.replace, []
 
         def fail_the_second_time(segment_id, identifiers):

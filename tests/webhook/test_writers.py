@@ -4,10 +4,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from cdp_bridge import conf
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import Segment, SegmentMembership
 from cdp_bridge.webhook import writers
-from cdp_bridge.webhook.identifiers import PersonField
 from cdp_bridge.webhook.writers import (
     MembershipChange,
     OrmMembershipWriter,
@@ -31,16 +30,14 @@ on_postgresql = pytest.mark.skipif(
     ]
 )
 def writer_for(request, monkeypatch, group):
-    """A function making the writer under test for an activation's person field."""
+    """A function making the writer under test for a person identifier field."""
     if request.param == "postgresql-copy":
         monkeypatch.setattr(writers, "COPY_FROM", 1)  # every set goes through COPY
     cls = OrmMembershipWriter if request.param == "orm" else PostgresMembershipWriter
 
-    def make(activation_fields=None):
-        field_name = (activation_fields or {}).get("person_identifier_field")
-        activation = conf.Activation("c", ("s",), "g", person_identifier_field=field_name)
-        person_field = PersonField.of(activation)
-        return cls(person_field), person_field
+    def make(field_name=None):
+        person = PersonIdentifier.named(field_name)
+        return cls(person), person
 
     return make
 
@@ -98,15 +95,15 @@ def test_text_identifiers_match_the_person_identifier_field(writer_for, segment)
     awkward = ["tab\there", "back\\slash", "new\nline", "quote'\"", "ünïcode", "plain"]
     for name in awkward:
         User.objects.create_user(name)
-    writer, person_field = writer_for({"person_identifier_field": "username"})
-    identifiers = person_field.convert([*awkward, "nobody"]).values
+    writer, person = writer_for("username")
+    identifiers = person.convert([*awkward, "nobody"]).values
     change = writer.replace(segment.pk, identifiers)
     assert change == MembershipChange(6, 0, 6)
     assert in_segment(segment) == set(awkward)
 
 
 def test_the_fastest_writer_is_chosen_for_the_database(group):
-    writer = membership_writer(PersonField.of(conf.Activation("c", ("s",), "g")))
+    writer = membership_writer(PersonIdentifier.named(None))
     expected = (
         PostgresMembershipWriter if connection.vendor == "postgresql" else OrmMembershipWriter
     )
