@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from cdp_bridge import conf
 from cdp_bridge.exceptions import CdpBridgeError, ConfigurationError, WebhookRejected
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import SegmentGroup, WebhookDelivery
 from cdp_bridge.segmentation import lock_segment_group
 from cdp_bridge.webhook.authentication import ActivationClient
@@ -85,7 +86,7 @@ def receive(client: ActivationClient, delivery: Delivery, body: str, delivery_id
             if queued:
                 dispatch(record)
                 return Answer(202, {"status": "accepted", "delivery_id": record.idempotency_key})
-            result = apply_delivery(delivery, group, client.activation)
+            result = apply_delivery(delivery, group, PersonIdentifier.for_scope(client.scope))
             _mark_applied(record, result)
     except KeyHeld as held:
         return _duplicate_answer(_save_duplicate(record, held.holder))
@@ -189,7 +190,7 @@ def process_delivery(pk: int) -> WebhookDelivery | None:
                 return None
             client, delivery = _reread(record)
             group = segment_group_for(client, delivery)
-            result = apply_delivery(delivery, group, client.activation)
+            result = apply_delivery(delivery, group, PersonIdentifier.for_scope(client.scope))
             _mark_applied(record, result)
     except (*UNAVAILABLE, ConfigurationError):
         raise  # the site's trouble, not the delivery's: it stays queued

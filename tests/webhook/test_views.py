@@ -388,7 +388,7 @@ def test_an_unforeseen_error_is_503_without_a_traceback(client, group, users, mo
     def bug(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("cdp_bridge.webhook.sync.PersonField.of", bug)
+    monkeypatch.setattr("cdp_bridge.webhook.sync.membership_writer", bug)
     response = post(client, delivery(audience(members=ids(users))))
     assert response.status_code == 503
     assert "Traceback" not in response.content.decode()
