@@ -26,6 +26,7 @@ from cdp_bridge.conf.schema import EXPORT_KINDS
 from cdp_bridge.export.processors import Row
 from cdp_bridge.export.rows import ModelRows, UserRows
 from cdp_bridge.export.transports import SentBatch, outbox
+from cdp_bridge.identity import PersonIdentifier
 
 __all__ = ["SentBatch", "export_row", "outbox"]
 
@@ -49,7 +50,8 @@ def export_row(
         raise ValueError(f"kind must be one of {', '.join(EXPORT_KINDS)}, not {kind!r}")
     model = type(obj)
     if kind == "user":
-        builder = UserRows(model, user_item, person_identifier_field)  # type: ignore[arg-type]
+        person = PersonIdentifier.named(person_identifier_field, model)
+        builder = UserRows(model, user_item, person)  # type: ignore[arg-type]
         return builder.processed(obj)
     source = source or SourceSettings(kind, model._meta.model_name or "", model._meta.label)
     return ModelRows(kind, source, model, field, field_value).row(obj)

@@ -32,7 +32,7 @@ from cdp_bridge.export.transports import (
     StreamFileTransport,
     Transport,
 )
-from cdp_bridge.identity import person_identifier_field
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import ExportRun
 from cdp_bridge.redaction import mask_secret
 
@@ -187,7 +187,7 @@ def _row_builder(
         return UserRows(
             model,  # type: ignore[arg-type]
             registered_processors("user_item"),
-            person_identifier_field(scope),
+            PersonIdentifier.for_scope(scope, model),
         )
     return ModelRows(
         kind,
