@@ -5,6 +5,9 @@ Each audience becomes the segment with its id. Segments are row-locked in identi
 touching several do not deadlock. Under the lock an audience whose ``sequence`` is not greater
 than the segment's is ``stale`` and changes nothing, so late or repeated deliveries never roll
 a segment back; otherwise its metadata is stored and its members written set-based.
+
+This is the CDP writing: the sync engine alone writes the segments of a locked group
+(``cdp_writes()``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from django.db import transaction
 
 from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import Segment, SegmentGroup
+from cdp_bridge.models.segments import cdp_writes
 from cdp_bridge.webhook.payload import Audience, Delivery
 from cdp_bridge.webhook.snapshots import forget_parts, receive_part
 from cdp_bridge.webhook.writers import MembershipWriter, membership_writer
@@ -59,7 +63,7 @@ def apply_delivery(delivery: Delivery, group: SegmentGroup, person: PersonIdenti
 
     Members are matched on ``person``, the person identifier of the activation's scope.
     """
-    with transaction.atomic():
+    with transaction.atomic(), cdp_writes():
         if any(audience.snapshot for audience in delivery.audiences):
             # Serialises deliveries carrying snapshot parts, so that the last part sees the others.
             SegmentGroup.objects.select_for_update().filter(pk=group.pk).exists()
