@@ -40,9 +40,9 @@ def test_full_replaces_the_membership_and_delta_changes_it(apply, users):
     apply(delivery(audience(members=ids(users[2:6]))))
     assert members("5d822e81") == {"user2", "user3", "user4", "user5"}
     result = apply(delivery(audience(sync="delta", added=ids(users[8:9]), removed=ids(users[2:3]))))
-    assert result["audiences"][0] | {"segment": None} == {
+    assert result["audiences"][0] == {
         "id": "5d822e81",
-        "segment": None,
+        "segment": Segment.objects.get(identifier="5d822e81").pk,  # where the members are
         "status": "applied",
         "added": 1,
         "removed": 1,

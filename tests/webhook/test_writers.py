@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import Segment, SegmentMembership
@@ -102,9 +103,11 @@ def test_text_identifiers_match_the_person_identifier_field(writer_for, segment)
     assert in_segment(segment) == set(awkward)
 
 
-def test_the_fastest_writer_is_chosen_for_the_database(group):
+@on_postgresql
+def test_on_postgresql_a_small_change_is_one_statement(group, segment, users):
     writer = membership_writer(PersonIdentifier.named(None))
-    expected = (
-        PostgresMembershipWriter if connection.vendor == "postgresql" else OrmMembershipWriter
-    )
-    assert type(writer) is expected
+    writer.replace(segment.pk, pks(users[:5]))
+    with CaptureQueriesContext(connection) as statements:
+        change = writer.replace(segment.pk, pks(users[3:]))
+    assert change == MembershipChange(added=5, removed=3, matched=7)
+    assert len(statements) == 1
