@@ -1,5 +1,7 @@
 """The membership writers: one contract, kept by the ORM writer and (on PostgreSQL) the COPY one."""
 
+from contextlib import contextmanager
+
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
@@ -111,3 +113,98 @@ def test_on_postgresql_a_small_change_is_one_statement(group, segment, users):
         change = writer.replace(segment.pk, pks(users[3:]))
     assert change == MembershipChange(added=5, removed=3, matched=7)
     assert len(statements) == 1
+
+
+# -- plans: no statement can go quadratic, whatever PostgreSQL's statistics say -------------------
+
+
+def has_plan(sql):
+    """Whether the statement is planned (not DDL, ANALYZE, or a setting)."""
+    words = sql.lstrip().upper()
+    if "SET_CONFIG" in words:
+        return False
+    planned = words.startswith(("WITH", "INSERT", "DELETE", "UPDATE", "SELECT"))
+    return planned or (words.startswith("CREATE") and " AS " in words)
+
+
+def plan_work(node):
+    """The rows a plan node and those under it handled: read, returned or filtered out."""
+    loops = node.get("Actual Loops", 0)
+    handled = node.get("Actual Rows", 0) + sum(
+        node.get(key, 0)
+        for key in (
+            "Rows Removed by Filter",
+            "Rows Removed by Join Filter",
+            "Rows Removed by Index Recheck",
+        )
+    )
+    return loops * handled + sum(plan_work(child) for child in node.get("Plans", []))
+
+
+def scanning_loops(node):
+    """Nested loops of the plan whose inner side is not looked up by index, but scanned."""
+    found = []
+    children = node.get("Plans", [])
+    if node["Node Type"] == "Nested Loop":
+        inner = next(child for child in children if child["Parent Relationship"] == "Inner")
+        while inner["Node Type"] == "Memoize":
+            inner = inner["Plans"][0]
+        if inner["Node Type"] not in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"):
+            found.append(f"{node.get('Join Type')} join scanning {inner['Node Type']}")
+    for child in children:
+        found += scanning_loops(child)
+    return found
+
+
+@contextmanager
+def work_of_each_statement():
+    """Each planned statement's work and scanning loops, from EXPLAIN ANALYZE (then undone)."""
+    measured = []
+
+    def explain_first(execute, sql, params, many, context):
+        if has_plan(sql):
+            raw = context["cursor"].cursor
+            raw.execute("SAVEPOINT explained")
+            raw.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+            plan = raw.fetchone()[0][0]["Plan"]
+            measured.append((plan_work(plan), scanning_loops(plan), sql))
+            raw.execute("ROLLBACK TO SAVEPOINT explained")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(explain_first):
+        yield measured
+
+
+@on_postgresql
+@pytest.mark.parametrize("path", ["unnest", "copy"])
+@pytest.mark.parametrize("statistics", ["of an empty table", "of another segment"])
+def test_a_sync_does_work_in_proportion_to_its_size_whatever_the_statistics(
+    group, monkeypatch, path, statistics
+):
+    """Stale statistics (every fresh install, any table that grew since it was analysed) must
+    not let the planner pick a nested loop that visits every member once per member: every
+    loop looks its inner side up by index, and the rows handled grow with the size."""
+    if path == "copy":
+        monkeypatch.setattr(writers, "COPY_FROM", 1)
+    size = 2000
+    people = User.objects.bulk_create(User(username=f"p{n}") for n in range(2 * size))
+    writer = membership_writer(PersonIdentifier.named(None))
+    other, segment = (Segment.objects.create(group=group, identifier=i) for i in ("other", "x"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {SegmentMembership._meta.db_table}")
+        if statistics == "of another segment":
+            writer.replace(other.pk, pks(people[:50]))
+        cursor.execute(f"ANALYZE {SegmentMembership._meta.db_table}")
+    changes = [
+        lambda: writer.replace(segment.pk, pks(people[:size])),  # the first delivery
+        lambda: writer.replace(segment.pk, pks(people[size // 2 : size + size // 2])),  # re-sync
+        lambda: writer.change(segment.pk, pks(people[size:]), pks(people[: size // 2])),
+    ]
+    for change in changes:
+        with work_of_each_statement() as measured:
+            change()
+        assert measured
+        for work, loops, sql in measured:
+            assert loops == [], f"{loops} in: {sql}"
+            assert work <= 50 * size, f"{work} rows handled for {size} members by: {sql}"
+    assert SegmentMembership.objects.filter(segment=segment).count() == 2 * size - size // 2
