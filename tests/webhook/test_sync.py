@@ -1,4 +1,4 @@
-"""The sync engine (SPEC §3.2): full, delta, stale, snapshots in parts, removals, atomicity."""
+"""The sync engine: full, delta, stale, snapshots in parts, removals, atomicity, the lock."""
 
 from datetime import timedelta
 
