@@ -32,6 +32,7 @@ CDP_WRITES_SETTING = "cdp_bridge.cdp_writes"
 _cdp_writing: ContextVar[bool] = ContextVar("cdp_bridge_cdp_writing", default=False)
 _M = TypeVar("_M", bound=models.Model)
 _T = TypeVar("_T")
+_Q = TypeVar("_Q", bound=models.QuerySet[Any])
 
 
 @contextmanager
@@ -65,6 +66,13 @@ def locked_error(identifier: str, locked_at: datetime, action: str) -> SegmentGr
     )
 
 
+def change_lock(groups: _Q) -> _Q:
+    """``groups`` under a row lock that waits for a change of a group (locking it, say) but not
+    for segments being added to it: a no-key lock where the database has one (PostgreSQL)."""
+    no_key = connections[groups.db].features.has_select_for_no_key_update
+    return groups.select_for_update(no_key=no_key)
+
+
 def write_unless_locked(
     groups: Callable[[], models.QuerySet[SegmentGroup]], action: str, write: Callable[[], _T]
 ) -> _T:
@@ -77,7 +85,7 @@ def write_unless_locked(
     """
     if _cdp_writing.get():
         return write()
-    rows = groups().select_for_update(no_key=True).order_by("pk")
+    rows = change_lock(groups()).order_by("pk")
     with transaction.atomic(using=rows.db, savepoint=False):
         for identifier, locked_at in rows.values_list("identifier", "locked_at"):
             if locked_at is not None:
@@ -164,7 +172,7 @@ class SegmentGroupQuerySet(ReadOnlyResults["SegmentGroup"]):
 
         Call it inside the change's transaction.
         """
-        group: SegmentGroup = self.select_for_update(no_key=True).get(pk=pk)
+        group: SegmentGroup = change_lock(self).get(pk=pk)
         group.refuse_if_locked(action)
         return group
 

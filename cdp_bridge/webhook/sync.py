@@ -29,7 +29,7 @@ from django.db import transaction
 
 from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import Segment, SegmentGroup
-from cdp_bridge.models.segments import cdp_writes
+from cdp_bridge.models.segments import cdp_writes, change_lock
 from cdp_bridge.webhook.payload import Audience, Delivery
 from cdp_bridge.webhook.snapshots import forget_parts, receive_part
 from cdp_bridge.webhook.writers import MembershipWriter, membership_writer
@@ -89,7 +89,7 @@ def _apply(
     # A savepoint when the caller has a transaction: rolling it back releases its row locks.
     with transaction.atomic(), cdp_writes():
         if lock_group:
-            SegmentGroup.objects.select_for_update(no_key=True).filter(pk=group.pk).exists()
+            change_lock(SegmentGroup.objects.filter(pk=group.pk)).exists()
         results: dict[int, AudienceResult] = {}
         ready: list[tuple[int, Audience]] = []
         for index, audience in enumerate(delivery.audiences):
