@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce, Substr
+from django.db.models import QuerySet
+from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +27,7 @@ from cdp_bridge.models import (
     SegmentMembership,
     WebhookDelivery,
 )
+from cdp_bridge.models.segments import SegmentGroupQuerySet, SegmentQuerySet
 from cdp_bridge.webhook.reapplying import reapply
 
 BODY_PREVIEW_CHARS = 10_000
@@ -60,7 +61,7 @@ def _refusal(group: SegmentGroup | None, action: str) -> str | None:
     if group is None:
         return None
     try:
-        segmentation.refuse_if_locked(group, action)
+        group.refuse_if_locked(action)
     except SegmentGroupLocked as error:
         return str(error)
     return None
@@ -82,25 +83,53 @@ class SegmentGroupForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 class OneAtATimeDeletion(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Deletion of one object at a time, through the lock: the bulk action would bypass it.
+    """Deletion of one object at a time, through the lock, with the reason when it is refused.
 
-    Without an object, Django asks about the changelist's "delete selected" action.
+    Without an object, Django asks about the changelist's "delete selected" action, which is
+    not offered. ``delete_view`` answers an object of a locked group with the reason, on the
+    object's page.
     """
+
+    deletion: str  # what deleting an object is called in the refusal
+
+    def group_of(self, obj: Any) -> SegmentGroup:
+        raise NotImplementedError
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is not None and super().has_delete_permission(request, obj)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        if obj is not None and self.group_of(obj).is_locked:
+            extra_context = {**(extra_context or {}), "show_delete": False}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        refusal = _refusal(self.group_of(obj) if obj is not None else None, self.deletion)
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+            opts = self.opts
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+            return HttpResponseRedirect(url)
+        return super().delete_view(request, object_id, extra_context)
 
 
 @admin.register(SegmentGroup)
 class SegmentGroupAdmin(OneAtATimeDeletion):
     form = SegmentGroupForm
+    deletion = "delete the segment group"
     list_display = ["identifier", "name", "segment_count", "locked_at"]
     search_fields = ["identifier", "name"]
     readonly_fields = ["locked_at", "created_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SegmentGroup]:
-        groups: QuerySet[SegmentGroup] = super().get_queryset(request)
-        return groups.annotate(segment_count=Count("segments"))
+        groups = cast(SegmentGroupQuerySet, super().get_queryset(request))
+        return groups.with_segment_count()
 
     @admin.display(description=_("segments"), ordering="segment_count")
     def segment_count(self, group: SegmentGroup) -> int:
@@ -118,16 +147,8 @@ class SegmentGroupAdmin(OneAtATimeDeletion):
         else:
             super().save_model(request, obj, form, change)
 
-    def delete_view(
-        self, request: HttpRequest, object_id: str, extra_context: Any = None
-    ) -> HttpResponse:
-        group = self.get_object(request, object_id)
-        refusal = _refusal(group, "delete the segment group")
-        if refusal:
-            self.message_user(request, refusal, messages.ERROR)
-            url = reverse("admin:cdp_bridge_segmentgroup_change", args=[object_id])
-            return HttpResponseRedirect(url)
-        return super().delete_view(request, object_id, extra_context)
+    def group_of(self, obj: SegmentGroup) -> SegmentGroup:
+        return obj
 
     def delete_model(self, request: HttpRequest, obj: SegmentGroup) -> None:
         segmentation.delete_segment_group(obj)
@@ -136,18 +157,10 @@ class SegmentGroupAdmin(OneAtATimeDeletion):
 class CdpManagedReadOnly(OneAtATimeDeletion):
     """Objects of a locked group are the CDP's: shown, never changed or deleted here."""
 
-    def group_of(self, obj: Any) -> SegmentGroup:
-        raise NotImplementedError
-
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and self.group_of(obj).is_locked:
             return False
         return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and self.group_of(obj).is_locked:
-            return False
-        return super().has_delete_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "group":
@@ -185,6 +198,8 @@ class SegmentAdmin(CdpManagedReadOnly):
         "updated_at",
     ]
 
+    deletion = "delete the segment"
+
     def group_of(self, obj: Segment) -> SegmentGroup:
         return obj.group
 
@@ -192,18 +207,8 @@ class SegmentAdmin(CdpManagedReadOnly):
         segmentation.save_segment(obj)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Segment]:
-        # A subquery per row counts through the membership index: no N+1, and correct even
-        # when a search by user joins the memberships.
-        members = (
-            SegmentMembership.objects.filter(segment=OuterRef("pk"))
-            .order_by()
-            .values("segment")
-            .annotate(count=Count("*"))
-            .values("count")
-        )
-        count = Coalesce(Subquery(members, output_field=IntegerField()), 0)
-        segments: QuerySet[Segment] = super().get_queryset(request)
-        return segments.annotate(member_count=count)
+        segments = cast(SegmentQuerySet, super().get_queryset(request))
+        return segments.with_member_count()
 
     @admin.display(description=_("members"), ordering="member_count")
     def member_count(self, segment: Segment) -> int:
@@ -220,6 +225,11 @@ class SegmentMembershipAdmin(CdpManagedReadOnly):
     search_fields = [*_user_search_fields("user__"), "=segment__identifier"]
     raw_id_fields = ["user"]
     show_full_result_count = False
+
+    # Deleting a person deletes their memberships, and Django asks this admin whether it may
+    # delete each of them. Its answer must not depend on the lock, or erasure requests could
+    # be blocked by a segment: a membership of a locked group is refused in delete_view instead.
+    deletion = "remove members from the segment"
 
     def group_of(self, obj: SegmentMembership) -> SegmentGroup:
         return obj.segment.group

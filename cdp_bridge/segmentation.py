@@ -1,9 +1,10 @@
-"""The segmentation API (Ibexa's SegmentationService), and the one place the group lock lives.
+"""The segmentation API (Ibexa's SegmentationService).
 
 Once a CDP activation has connected to a segment group, the group cannot change in any way:
 not renamed, not re-identified, not deleted, and its segments are managed by the CDP alone.
-Every change made by people (the admin) or code (this API) goes through ``refuse_if_locked``;
-only the activation webhook, which *is* the CDP, writes segments of a locked group.
+The models enforce it (see ``cdp_bridge.models.segments``): every function here that changes a
+locked group, or a segment or membership in one, raises ``SegmentGroupLocked``. The querysets
+these functions return are read-only: change segments through the functions.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from cdp_bridge.exceptions import SegmentGroupLocked
 from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership
+from cdp_bridge.models.segments import groups_of_segments, write_unless_locked
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -24,27 +25,6 @@ if TYPE_CHECKING:
     AnyUser = AbstractBaseUser | AnonymousUser
 
 SEGMENT_GROUP_FIELDS = frozenset({"identifier", "name"})
-
-
-def refuse_if_locked(group: SegmentGroup, action: str) -> None:
-    """Raise SegmentGroupLocked when ``group`` is locked; ``action`` says what was refused."""
-    if group.is_locked:
-        raise SegmentGroupLocked(
-            f"Cannot {action}: the segment group {group.identifier!r} is connected to a CDP "
-            f"activation (locked since {group.locked_at:%Y-%m-%d %H:%M} UTC) and is managed "
-            "by the CDP alone. Create a new group instead."
-        )
-
-
-def guard_unlocked(group_pk: int, action: str) -> SegmentGroup:
-    """Read a group under a row lock and refuse ``action`` if it is locked.
-
-    Call it inside ``transaction.atomic()``: the row lock holds until the change commits, so an
-    activation connecting meanwhile waits, and a stale copy in memory decides nothing.
-    """
-    group = SegmentGroup.objects.select_for_update().get(pk=group_pk)
-    refuse_if_locked(group, action)
-    return group
 
 
 def lock_segment_group(group: SegmentGroup) -> SegmentGroup:
@@ -78,7 +58,7 @@ def update_segment_group(group: SegmentGroup, **changes: str) -> SegmentGroup:
     if unknown:
         raise TypeError(f"Cannot change {', '.join(sorted(unknown))} of a segment group.")
     with transaction.atomic():
-        current = guard_unlocked(group.pk, "change the segment group")
+        current = SegmentGroup.objects.for_change(group.pk, "change the segment group")
         for field, value in changes.items():
             setattr(current, field, value)
         current.full_clean()
@@ -89,7 +69,7 @@ def update_segment_group(group: SegmentGroup, **changes: str) -> SegmentGroup:
 def delete_segment_group(group: SegmentGroup) -> None:
     """Delete an unlocked group with its segments and memberships."""
     with transaction.atomic():
-        current = guard_unlocked(group.pk, "delete the segment group")
+        current = SegmentGroup.objects.for_change(group.pk, "delete the segment group")
         Segment.objects.filter(group=current).delete()
         current.delete()
 
@@ -101,7 +81,7 @@ def load_segment_group(identifier: str) -> SegmentGroup:
 
 def segment_groups() -> QuerySet[SegmentGroup]:
     """Every group, with its number of segments as ``segment_count``."""
-    return SegmentGroup.objects.annotate(segment_count=Count("segments"))
+    return SegmentGroup.objects.with_segment_count().read_only("segment_groups")
 
 
 # -- segments ----------------------------------------------------------------------------------
@@ -109,7 +89,7 @@ def segment_groups() -> QuerySet[SegmentGroup]:
 
 def segments_of_group(group: SegmentGroup) -> QuerySet[Segment]:
     """The segments of a group."""
-    return Segment.objects.filter(group=group)
+    return Segment.objects.filter(group=group).read_only("segments_of_group")
 
 
 def load_segment(group: SegmentGroup | str, identifier: str) -> Segment:
@@ -135,25 +115,14 @@ def update_segment(segment: Segment, **changes: Any) -> Segment:
 
 def save_segment(segment: Segment) -> Segment:
     """Save a new or changed segment: its group, and the group it was in, must be unlocked."""
-    with transaction.atomic():
-        if segment.pk is not None:
-            guard_unlocked(_stored_group_id(segment), "change the segment")
-        segment.group = guard_unlocked(segment.group_id, "save the segment")
-        segment.full_clean()
-        segment.save()
+    segment.full_clean()
+    segment.save()
     return segment
 
 
 def delete_segment(segment: Segment) -> None:
     """Delete a segment of an unlocked group, with its memberships."""
-    with transaction.atomic():
-        guard_unlocked(_stored_group_id(segment), "delete the segment")
-        segment.delete()
-
-
-def _stored_group_id(segment: Segment) -> int:
-    group_id: int = Segment.objects.values_list("group_id", flat=True).get(pk=segment.pk)
-    return group_id
+    segment.delete()
 
 
 # -- membership --------------------------------------------------------------------------------
@@ -163,7 +132,8 @@ def user_segments(user: AnyUser) -> QuerySet[Segment]:
     """The segments ``user`` is in (none for an anonymous user)."""
     if not user.is_authenticated:
         return Segment.objects.none()
-    return Segment.objects.filter(memberships__user_id=user.pk).select_related("group")
+    segments = Segment.objects.filter(memberships__user_id=user.pk).select_related("group")
+    return segments.read_only("user_segments")
 
 
 def is_user_in_segment(user: AnyUser, segment: Segment) -> bool:
@@ -175,16 +145,20 @@ def is_user_in_segment(user: AnyUser, segment: Segment) -> bool:
 
 def assign_users_to_segment(segment: Segment, users: Iterable[AbstractBaseUser]) -> None:
     """Add users to a segment of an unlocked group; users already in it are left as they are."""
-    with transaction.atomic():
-        guard_unlocked(_stored_group_id(segment), "assign users to the segment")
-        SegmentMembership.objects.bulk_create(
+    write_unless_locked(
+        groups_of_segments(None, lambda: [segment.pk]),
+        "assign users to the segment",
+        lambda: SegmentMembership.objects.bulk_create(
             [SegmentMembership(segment=segment, user_id=user.pk) for user in users],
             ignore_conflicts=True,
-        )
+        ),
+    )
 
 
 def unassign_user_from_segment(segment: Segment, user: AbstractBaseUser) -> None:
     """Remove a user from a segment of an unlocked group."""
-    with transaction.atomic():
-        guard_unlocked(_stored_group_id(segment), "unassign users from the segment")
-        SegmentMembership.objects.filter(segment=segment, user_id=user.pk).delete()
+    write_unless_locked(
+        groups_of_segments(None, lambda: [segment.pk]),
+        "unassign users from the segment",
+        SegmentMembership.objects.filter(segment=segment, user_id=user.pk).delete,
+    )

@@ -30,6 +30,7 @@ from cdp_bridge.conf.kinds import EXPORT_KINDS
 from cdp_bridge.export.processors import Row
 from cdp_bridge.export.rows import ModelRows, UserRows
 from cdp_bridge.export.transports import SentBatch, outbox
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.sandbox.double import RunningSandbox
 from cdp_bridge.sandbox.pytest_plugin import cdp_sandbox
 
@@ -55,7 +56,8 @@ def export_row(
         raise ValueError(f"kind must be one of {', '.join(EXPORT_KINDS)}, not {kind!r}")
     model = type(obj)
     if kind == "user":
-        builder = UserRows(model, user_item, person_identifier_field)  # type: ignore[arg-type]
+        person = PersonIdentifier.named(person_identifier_field, model)
+        builder = UserRows(model, user_item, person)  # type: ignore[arg-type]
         return builder.processed(obj)
     source = source or SourceSettings(kind, model._meta.model_name or "", model._meta.label)
     return ModelRows(kind, source, model, field, field_value).row(obj)

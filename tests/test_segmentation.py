@@ -2,11 +2,12 @@
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import PermissionDenied
+from django.db import ProgrammingError, connection, transaction
 
 from cdp_bridge import segmentation
-from cdp_bridge.exceptions import CdpBridgeError, SegmentGroupLocked
+from cdp_bridge.exceptions import SegmentGroupLocked
 from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership
+from cdp_bridge.models.segments import cdp_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -77,11 +78,6 @@ def test_a_locked_group_cannot_be_deleted(locked_group):
     assert Segment.objects.filter(group=locked_group).count() == 1
 
 
-def test_the_lock_error_is_a_cdp_bridge_error_and_a_permission_denied():
-    assert issubclass(SegmentGroupLocked, CdpBridgeError)
-    assert issubclass(SegmentGroupLocked, PermissionDenied)
-
-
 def test_segments_of_a_locked_group_are_managed_by_the_cdp_alone(locked_group, alice):
     segment = segmentation.load_segment(locked_group, "5d822e81")
     with pytest.raises(SegmentGroupLocked):
@@ -148,4 +144,187 @@ def test_a_group_locked_after_its_segment_was_loaded_still_refuses(group, alice)
     with pytest.raises(SegmentGroupLocked):
         segmentation.delete_segment(stale)
     assert Segment.objects.get(pk=vip.pk).name == ""
+    assert not SegmentMembership.objects.exists()
+
+
+# -- the lock in the model layer: every ORM path refuses, only the sync engine passes ------------
+
+
+@pytest.fixture
+def cats(locked_group, alice):
+    """The locked group's segment, with alice in it, as the CDP wrote it."""
+    segment = Segment.objects.get(group=locked_group)
+    with transaction.atomic(), cdp_writes():
+        segment.members.add(alice)
+    return segment
+
+
+def test_a_locked_group_refuses_save_and_delete_of_the_model(locked_group):
+    locked_group.name = "Renamed"
+    with pytest.raises(SegmentGroupLocked, match="managed by the CDP alone"):
+        locked_group.save()
+    with pytest.raises(SegmentGroupLocked):
+        SegmentGroup.objects.get(pk=locked_group.pk).delete()
+    stored = SegmentGroup.objects.get(pk=locked_group.pk)
+    assert (stored.name, stored.is_locked) == ("CDP audiences", True)
+
+
+@pytest.mark.parametrize(
+    "change", [{"locked_at": None}, {"name": "Renamed"}, {"identifier": "renamed"}]
+)
+def test_a_locked_group_refuses_bulk_updates_a_silent_unlock_included(locked_group, change):
+    with pytest.raises(SegmentGroupLocked):
+        SegmentGroup.objects.filter(pk=locked_group.pk).update(**change)
+    with pytest.raises(SegmentGroupLocked):
+        SegmentGroup.objects.all().update(**change)  # a locked one among others
+    stored = SegmentGroup.objects.get(pk=locked_group.pk)
+    assert (stored.identifier, stored.name) == ("cdp_audiences", "CDP audiences")
+    assert stored.locked_at == locked_group.locked_at
+
+
+def test_a_locked_group_cannot_be_emptied_and_then_deleted(locked_group, cats, alice):
+    for delete in (
+        lambda: Segment.objects.filter(group=locked_group).delete(),
+        lambda: locked_group.segments.all().delete(),
+        lambda: Segment.objects.get(pk=cats.pk).delete(),
+        lambda: SegmentGroup.objects.filter(pk=locked_group.pk).delete(),
+    ):
+        with pytest.raises(SegmentGroupLocked):
+            delete()
+    assert list(segmentation.segments_of_group(locked_group)) == [cats]
+    assert segmentation.is_user_in_segment(alice, cats)
+
+
+def test_segments_of_a_locked_group_refuse_every_orm_change(locked_group, cats, group):
+    for change in (
+        lambda: Segment.objects.create(group=locked_group, identifier="new"),
+        lambda: locked_group.segments.create(identifier="new"),
+        lambda: Segment.objects.bulk_create([Segment(group=locked_group, identifier="new")]),
+        lambda: Segment.objects.filter(pk=cats.pk).update(name="Dog owners"),
+        lambda: Segment.objects.bulk_update([Segment(pk=cats.pk, name="Dogs")], ["name"]),
+        lambda: Segment.objects.filter(pk=cats.pk).update(group=group),  # moved out
+    ):
+        with pytest.raises(SegmentGroupLocked), transaction.atomic():
+            change()
+    vip = segmentation.create_segment(group, "vip")
+    with pytest.raises(SegmentGroupLocked):
+        Segment.objects.filter(pk=vip.pk).update(group=locked_group)  # moved in
+    assert list(Segment.objects.filter(group=locked_group)) == [cats]
+    assert Segment.objects.get(pk=cats.pk).name == "Cat owners"
+
+
+def test_members_of_a_locked_segment_are_changed_by_the_cdp_alone(locked_group, cats, alice):
+    bob = User.objects.create_user("bob")
+    for change in (
+        lambda: cats.members.add(bob),
+        lambda: cats.members.remove(alice),
+        lambda: cats.members.clear(),
+        lambda: cats.members.set([bob]),
+        lambda: bob.cdp_segments.add(cats),
+        lambda: SegmentMembership.objects.create(segment=cats, user=bob),
+        lambda: SegmentMembership.objects.filter(segment=cats).delete(),
+        lambda: SegmentMembership.objects.filter(user=alice).update(user=bob),
+        lambda: SegmentMembership.objects.get(segment=cats).delete(),
+    ):
+        # Like a database error, a refusal inside Django's own transaction (add(), set() ...)
+        # ends the caller's: a savepoint lets the caller go on.
+        with pytest.raises(SegmentGroupLocked), transaction.atomic():
+            change()
+    assert [user.username for user in cats.members.all()] == ["alice"]
+
+
+def test_the_segmentation_api_hands_out_read_only_results(locked_group, cats, group):
+    vip = segmentation.create_segment(group, "vip")
+    for handed_out in (group, locked_group):
+        with pytest.raises(TypeError, match="segments_of_group\\(\\) returns read-only results"):
+            segmentation.segments_of_group(handed_out).filter(identifier__gt="").delete()
+    with pytest.raises(TypeError, match="segment_groups\\(\\) returns read-only results"):
+        segmentation.segment_groups().update(name="Renamed")
+    alice = cats.members.get()
+    with pytest.raises(TypeError, match="user_segments\\(\\) returns read-only results"):
+        segmentation.user_segments(alice).update(name="Renamed")
+    assert list(Segment.objects.order_by("identifier")) == [cats, vip]
+    segmentation.delete_segment(vip)  # the API's own functions still write unlocked groups
+    assert not Segment.objects.filter(group=group).exists()
+
+
+def test_an_unlocked_group_allows_every_orm_change(group, alice):
+    vip = Segment.objects.create(group=group, identifier="vip")
+    vip.members.add(alice)
+    Segment.objects.filter(group=group).update(name="VIP")
+    SegmentGroup.objects.filter(pk=group.pk).update(name="News")
+    assert (Segment.objects.get().name, SegmentGroup.objects.get().name) == ("VIP", "News")
+    vip.members.clear()
+    group.segments.all().delete()
+    group.delete()
+    assert not SegmentGroup.objects.exists()
+
+
+def test_the_cdp_writes_segments_of_a_locked_group(locked_group, cats):
+    with transaction.atomic(), cdp_writes():
+        Segment.objects.filter(pk=cats.pk).update(name="Cat lovers")
+        Segment.objects.create(group=locked_group, identifier="dogs")
+    assert sorted(segmentation.segments_of_group(locked_group).values_list("name", flat=True)) == [
+        "",
+        "Cat lovers",
+    ]
+    with pytest.raises(SegmentGroupLocked):  # and only inside cdp_writes()
+        Segment.objects.filter(pk=cats.pk).update(name="Cats")
+
+
+def test_deleting_a_person_always_works_and_removes_their_memberships(cats, alice):
+    alice.delete()
+    assert not User.objects.filter(username="alice").exists()
+    assert not SegmentMembership.objects.exists()
+    assert Segment.objects.filter(pk=cats.pk).exists()
+
+
+# -- the lock in the database (PostgreSQL): raw SQL ---------------------------------------------
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the database guard is a PostgreSQL trigger: set DATABASE_URL to PostgreSQL",
+)
+
+
+def raw(*statements, params=()):
+    """Run SQL statements in one transaction."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql, params)
+
+
+@on_postgresql
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE cdp_bridge_segmentgroup SET locked_at = NULL",
+        "UPDATE cdp_bridge_segmentgroup SET name = 'Renamed'",
+        "DELETE FROM cdp_bridge_segmentgroup",
+        "UPDATE cdp_bridge_segment SET name = 'Dog owners'",
+        "DELETE FROM cdp_bridge_segment",
+        "INSERT INTO cdp_bridge_segment (group_id, identifier, name, description, tags, "
+        "created_at, updated_at) SELECT id, 'new', '', '', '[]', now(), now() "
+        "FROM cdp_bridge_segmentgroup",
+    ],
+)
+def test_raw_sql_cannot_change_a_locked_group_or_its_segments(locked_group, cats, sql):
+    with pytest.raises(ProgrammingError, match="managed by the CDP alone"):
+        raw(sql)
+    assert SegmentGroup.objects.get().locked_at == locked_group.locked_at
+    assert [(s.identifier, s.name) for s in Segment.objects.all()] == [("5d822e81", "Cat owners")]
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)  # each statement its own transaction, as in production
+def test_raw_sql_passes_the_guard_only_when_it_says_it_writes_for_the_cdp(locked_group, cats):
+    raw("SET LOCAL cdp_bridge.cdp_writes = on", "UPDATE cdp_bridge_segment SET name = 'Cats'")
+    assert Segment.objects.get().name == "Cats"
+    with pytest.raises(ProgrammingError):  # the pass ended with its transaction
+        raw("UPDATE cdp_bridge_segment SET name = 'Dogs'")
+
+
+@on_postgresql
+def test_raw_sql_can_change_memberships(locked_group, cats, alice):
+    raw("DELETE FROM cdp_bridge_segmentmembership WHERE user_id = %s", params=[alice.pk])
     assert not SegmentMembership.objects.exists()

@@ -34,7 +34,7 @@ from cdp_bridge.export.transports import (
     StreamFileTransport,
     Transport,
 )
-from cdp_bridge.identity import person_identifier_field
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import ExportRun
 from cdp_bridge.redaction import mask_secret
 from cdp_bridge.stream_ids import STREAM_ID_HINT, is_valid_stream_id
@@ -218,7 +218,7 @@ def _row_builder(
         return UserRows(
             model,  # type: ignore[arg-type]
             registered_processors("user_item"),
-            person_identifier_field(scope),
+            PersonIdentifier.for_scope(scope, model),
         )
     return ModelRows(
         kind,

@@ -27,7 +27,7 @@ from cdp_bridge.export.processors import (
     processor_name,
     require_scalars,
 )
-from cdp_bridge.field_types import INTEGER_FIELD_TYPES
+from cdp_bridge.identity import PersonIdentifier
 
 
 class RowBuilder(Protocol):
@@ -78,15 +78,11 @@ class UserRows:
         self,
         model: type[AbstractBaseUser],
         processors: Sequence[UserItemProcessor],
-        person_field: str | None,
+        person: PersonIdentifier,
     ) -> None:
         self.model = model
         self.processors = processors
-        opts = model._meta
-        self.person_field: Field[Any, Any] = (
-            opts.get_field(person_field) if person_field else opts.pk  # type: ignore[assignment]
-        )
-        self.numeric_ids = self.person_field.get_internal_type() in INTEGER_FIELD_TYPES
+        self.person = person
         self.login_field: str = model.USERNAME_FIELD  # type: ignore[attr-defined]
         email_field = model.get_email_field_name()
         self.email_field = email_field if _has_field(model, email_field) else None
@@ -96,7 +92,7 @@ class UserRows:
         if self.reads_values:
             email = self.email_field or self.login_field  # read, then left out of the row
             return base.values_list(
-                "pk", self.person_field.attname, self.login_field, email, "first_name", "last_name"
+                "pk", self.person.attname, self.login_field, email, "first_name", "last_name"
             )
         # Passwords are never exported; they are not even read.
         users = base.defer("password") if _has_field(self.model, "password") else base
@@ -108,14 +104,14 @@ class UserRows:
     def rows(self, records: Sequence[Any]) -> list[Row]:
         if not self.reads_values:
             return [self.processed(user) for user in records]
-        as_is = self.numeric_ids
-        render = self.person_field
+        as_is = self.person.kind == "integer"
+        exported = self.person.exported
         has_email = self.email_field is not None
         # The same columns as processed() builds, inline: a call per row would cost more
         # than a tenth of the export.
         return [
             {
-                "id": person if as_is else render_value(render, person),
+                "id": person if as_is else exported(person),
                 "login": None if login is None else str(login),
                 "email": email if has_email else None,
                 "name": f"{first_name} {last_name}".strip() or str(login),  # AbstractUser's
@@ -125,11 +121,10 @@ class UserRows:
 
     def processed(self, user: Any) -> Row:
         """The row of one user, through every user item processor in turn."""
-        person = getattr(user, self.person_field.attname)
         login = user.get_username()
         full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""
         row: Row = {
-            "id": person if self.numeric_ids else render_value(self.person_field, person),
+            "id": self.person.of(user),
             "login": None if login is None else str(login),
             "email": getattr(user, self.email_field) if self.email_field else None,
             "name": full_name or str(user),

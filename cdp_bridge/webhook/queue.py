@@ -14,6 +14,7 @@ from django.db import transaction
 
 from cdp_bridge import conf
 from cdp_bridge.exceptions import DATABASE_UNAVAILABLE, CdpBridgeError, ConfigurationError
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import WebhookDelivery
 from cdp_bridge.webhook import history
 from cdp_bridge.webhook.body import parse_json
@@ -76,7 +77,7 @@ def process_delivery(pk: int) -> WebhookDelivery | None:
                 return None
             client, delivery = _reread(record)
             group = client.segment_group(delivery.segment_group_identifier)
-            result = apply_delivery(delivery, group, client.activation)
+            result = apply_delivery(delivery, group, PersonIdentifier.for_scope(client.scope))
             history.mark_applied(record, result)
     except (*DATABASE_UNAVAILABLE, ConfigurationError):
         raise  # the site's trouble, not the delivery's: it stays queued

@@ -22,6 +22,7 @@ from typing import Literal
 
 from django.db import IntegrityError, transaction
 
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import WebhookDelivery
 from cdp_bridge.segmentation import lock_segment_group
 from cdp_bridge.webhook import history, queue
@@ -72,7 +73,7 @@ def receive(client: ActivationClient, delivery: Delivery, body: str, delivery_id
             if queued:
                 queue.dispatch(record)
                 return Received("accepted", record)
-            result = apply_delivery(delivery, group, client.activation)
+            result = apply_delivery(delivery, group, PersonIdentifier.for_scope(client.scope))
             history.mark_applied(record, result)
     except KeyHeld as held:
         return Received("duplicate", history.mark_duplicate(record, held.holder))

@@ -1,10 +1,22 @@
 """The sync engine: one delivery applied to its segment group, all of it or none of it.
 
-Each audience becomes the segment with its id. Segments are row-locked in identifier order
-(and created when missing), so two deliveries touching one segment never interleave and two
-touching several do not deadlock. Under the lock an audience whose ``sequence`` is not greater
-than the segment's is ``stale`` and changes nothing, so late or repeated deliveries never roll
-a segment back; otherwise its metadata is stored and its members written set-based.
+Each audience becomes the segment with its id. Segments are row-locked in identifier order,
+so two deliveries touching one segment never interleave and two touching several do not
+deadlock. Under the lock an audience whose ``sequence`` is not greater than the segment's is
+``stale`` and changes nothing, so late or repeated deliveries never roll a segment back;
+otherwise its metadata is stored and its members written set-based.
+
+Locks are always taken in one order — the group row, then segments by identifier — so that no
+two deliveries can wait for each other in a cycle. Most deliveries lock segments only. One that
+creates segments, or carries snapshot parts, first locks the group row (a no-key lock, which
+never blocks the key-share lock a new segment's foreign key takes), so such deliveries take
+their turns one at a time: two cannot create the same segment while holding each other's, and
+the last part of a snapshot sees the others. A delivery that finds a segment missing only once
+it holds segment locks (a new audience, or one removed meanwhile) lets them go and starts over
+in that order.
+
+This is the CDP writing: the sync engine alone writes the segments of a locked group
+(``cdp_writes()``).
 """
 
 from __future__ import annotations
@@ -15,9 +27,9 @@ from typing import Any, Literal
 
 from django.db import transaction
 
-from cdp_bridge.conf import Activation
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import Segment, SegmentGroup
-from cdp_bridge.webhook.identifiers import PersonField
+from cdp_bridge.models.segments import cdp_writes, change_lock
 from cdp_bridge.webhook.payload import Audience, Delivery
 from cdp_bridge.webhook.snapshots import forget_parts, receive_part
 from cdp_bridge.webhook.writers import MembershipWriter, membership_writer
@@ -55,12 +67,29 @@ class SyncResult:
         }
 
 
-def apply_delivery(delivery: Delivery, group: SegmentGroup, activation: Activation) -> SyncResult:
-    """Write the audiences of ``delivery`` into ``group``, remove the removed ones; atomically."""
-    with transaction.atomic():
-        if any(audience.snapshot for audience in delivery.audiences):
-            # Serialises deliveries carrying snapshot parts, so that the last part sees the others.
-            SegmentGroup.objects.select_for_update().filter(pk=group.pk).exists()
+def apply_delivery(delivery: Delivery, group: SegmentGroup, person: PersonIdentifier) -> SyncResult:
+    """Write the audiences of ``delivery`` into ``group``, remove the removed ones; atomically.
+
+    Members are matched on ``person``, the person identifier of the activation's scope.
+    """
+    has_parts = any(audience.snapshot for audience in delivery.audiences)
+    try:
+        return _apply(delivery, group, person, lock_group=has_parts)
+    except _SegmentsMissing:
+        return _apply(delivery, group, person, lock_group=True)
+
+
+class _SegmentsMissing(Exception):
+    """Segments must be created: start over with the group locked first."""
+
+
+def _apply(
+    delivery: Delivery, group: SegmentGroup, person: PersonIdentifier, *, lock_group: bool
+) -> SyncResult:
+    # A savepoint when the caller has a transaction: rolling it back releases its row locks.
+    with transaction.atomic(), cdp_writes():
+        if lock_group:
+            change_lock(SegmentGroup.objects.filter(pk=group.pk)).exists()
         results: dict[int, AudienceResult] = {}
         ready: list[tuple[int, Audience]] = []
         for index, audience in enumerate(delivery.audiences):
@@ -77,32 +106,24 @@ def apply_delivery(delivery: Delivery, group: SegmentGroup, activation: Activati
             else:
                 ready.append((index, received.complete))
 
-        segments = _lock_segments(
-            group, [audience.id for _, audience in ready], delivery.removed_audiences
-        )
-        person_field = PersonField.of(activation)
-        writer = membership_writer(person_field)
+        identifiers = [audience.id for _, audience in ready]
+        segments = _lock(group, sorted({*identifiers, *delivery.removed_audiences}))
+        missing = sorted(set(identifiers) - set(segments))
+        if missing:
+            if not lock_group:
+                raise _SegmentsMissing
+            # Whoever else creates segments in the group holds its row too, so none of these
+            # can be created meanwhile; were one there (raw SQL), it is taken as it is.
+            Segment.objects.bulk_create(
+                [Segment(group=group, identifier=identifier) for identifier in missing],
+                ignore_conflicts=True,
+            )
+            segments.update(_lock(group, missing))
+        writer = membership_writer(person)
         for index, audience in ready:
-            results[index] = _apply_audience(segments[audience.id], audience, person_field, writer)
+            results[index] = _apply_audience(segments[audience.id], audience, person, writer)
         removed = _remove_audiences(group, segments, delivery.removed_audiences)
     return SyncResult(tuple(results[index] for index in sorted(results)), removed)
-
-
-def _lock_segments(
-    group: SegmentGroup, identifiers: list[str], removed: Iterable[str]
-) -> dict[str, Segment]:
-    """Lock every segment involved, in identifier order, creating those that are missing."""
-    wanted = sorted({*identifiers, *removed})
-    segments = _lock(group, wanted)
-    missing = sorted(set(identifiers) - set(segments))
-    if missing:
-        # A concurrent delivery creating the same segment makes this wait for it to commit.
-        Segment.objects.bulk_create(
-            [Segment(group=group, identifier=identifier) for identifier in missing],
-            ignore_conflicts=True,
-        )
-        segments.update(_lock(group, missing))
-    return segments
 
 
 def _lock(group: SegmentGroup, identifiers: list[str]) -> dict[str, Segment]:
@@ -131,17 +152,17 @@ def _stale_part(group: SegmentGroup, audience: Audience) -> AudienceResult | Non
 
 
 def _apply_audience(
-    segment: Segment, audience: Audience, person_field: PersonField, writer: MembershipWriter
+    segment: Segment, audience: Audience, person: PersonIdentifier, writer: MembershipWriter
 ) -> AudienceResult:
     if _is_stale(audience, segment.sequence):
         return AudienceResult(audience.id, segment.pk, "stale")
     if audience.sync == "full":
-        members = person_field.convert(audience.members)
+        members = person.convert(audience.members)
         change = writer.replace(segment.pk, members.values)
         given, unmatchable = len(members.values), members.unmatchable
     else:
-        added = person_field.convert(audience.added)
-        removed = person_field.convert(audience.removed)
+        added = person.convert(audience.added)
+        removed = person.convert(audience.removed)
         # "10" and "010" are one integer id: should it be in both lists, adding wins.
         change = writer.change(segment.pk, added.values, removed.values - added.values)
         given = len(added.values) + len(removed.values - added.values)

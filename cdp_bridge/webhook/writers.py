@@ -20,8 +20,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import SegmentMembership
-from cdp_bridge.webhook.identifiers import PersonField
 
 # From this many identifiers, PostgreSQL gets them by COPY rather than as one array parameter.
 COPY_FROM = 10_000
@@ -42,8 +42,8 @@ class MembershipChange:
 class MembershipWriter(ABC):
     """Writes a segment's memberships from person identifiers (already converted and distinct)."""
 
-    def __init__(self, person_field: PersonField) -> None:
-        self.person_field = person_field
+    def __init__(self, person: PersonIdentifier) -> None:
+        self.person = person
 
     @abstractmethod
     def replace(self, segment_id: int, identifiers: Collection[Any]) -> MembershipChange:
@@ -56,11 +56,11 @@ class MembershipWriter(ABC):
         """Add and remove the users named (a delta); the two sets are disjoint."""
 
 
-def membership_writer(person_field: PersonField) -> MembershipWriter:
+def membership_writer(person: PersonIdentifier) -> MembershipWriter:
     """The fastest writer for the database in use."""
     if connection.vendor == "postgresql":
-        return PostgresMembershipWriter(person_field)
-    return OrmMembershipWriter(person_field)
+        return PostgresMembershipWriter(person)
+    return OrmMembershipWriter(person)
 
 
 class OrmMembershipWriter(MembershipWriter):
@@ -101,7 +101,7 @@ class OrmMembershipWriter(MembershipWriter):
 
     def _user_ids(self, identifiers: Collection[Any]) -> set[Any]:
         users = get_user_model()._default_manager
-        lookup = f"{self.person_field.field.attname}__in"
+        lookup = f"{self.person.attname}__in"
         found: set[Any] = set()
         for chunk in _chunks(list(identifiers), CHUNK):
             found.update(users.filter(**{lookup: chunk}).values_list("pk", flat=True))
@@ -133,10 +133,20 @@ class PostgresMembershipWriter(MembershipWriter):
     large sets of ids are not joined with the user table beforehand: unknown ids are filtered
     out as memberships are inserted and counted from the difference, which spares a join of a
     million rows.
+
+    No statement may depend on the planner's luck. The membership table's statistics are stale
+    on every fresh install and whenever a segment grew since the table was last analysed; with
+    them, a nested loop over the segment's members (or over the rows one statement is inserting)
+    once per identifier is quadratic: minutes for a re-sync of 50,000. So the small path uses
+    forms that have no such plan — the members to delete are a set difference (``EXCEPT``, which
+    PostgreSQL can only hash or sort), each looked up in the unique index; new members are
+    inserted with ``ON CONFLICT DO NOTHING`` (an index probe each, no join) — and the large path,
+    whose sets are large on both sides, runs its joins with nested loops disabled, after
+    ``ANALYZE`` of the temporary table it filled.
     """
 
-    def __init__(self, person_field: PersonField) -> None:
-        super().__init__(person_field)
+    def __init__(self, person: PersonIdentifier) -> None:
+        super().__init__(person)
         quote = connection.ops.quote_name
         user_model = get_user_model()
         user_pk = user_model._meta.pk
@@ -144,17 +154,51 @@ class PostgresMembershipWriter(MembershipWriter):
         self.memberships = quote(SegmentMembership._meta.db_table)
         self.users = quote(user_model._meta.db_table)
         self.user_pk = quote(str(user_pk.column))
-        self.person_column = quote(person_field.column)
-        self.identifier_type = _PG_TYPES[person_field.kind]
-        self.by_primary_key = person_field.field == user_pk
+        self.person_column = quote(person.column)
+        self.identifier_type = _PG_TYPES[person.kind]
+        self.by_primary_key = person.field == user_pk
 
-    # -- the statements, shared by both paths; ``w`` yields user ids as ``w.id`` --------------
+    # -- the statements; ``w`` (and ``r``) yield user ids as ``.id`` --------------------------
 
     def _resolve(self, identifiers: str) -> str:
         return (
             f"SELECT u.{self.user_pk} AS id FROM {identifiers} "
             f"JOIN {self.users} u ON u.{self.person_column} = i.v"
         )
+
+    def _delete_members(self, users: str) -> str:
+        """Delete the memberships of the users ``users`` (a FROM item ``u(id)``) names.
+
+        Each is found by its own lookup of the unique index on (segment, user), and deleted by
+        primary key. A join, or a list of users matched against the segment, would let the
+        planner filter every member of the segment instead: for a few users removed from a
+        large segment, tens of milliseconds under the segment's lock.
+        """
+        return (
+            f"DELETE FROM {self.memberships} WHERE id = ANY(ARRAY(SELECT (SELECT m.id FROM "
+            f"{self.memberships} m WHERE m.segment_id = %(segment)s AND m.user_id = u.id) "
+            f"FROM {users}))"
+        )
+
+    def _members_not_in(self, users: str) -> str:
+        """Delete the members that are not in ``users``: a set difference, then by index."""
+        return self._delete_members(
+            f"(SELECT user_id AS id FROM {self.memberships} WHERE segment_id = %(segment)s "
+            f"EXCEPT SELECT id FROM {users}) u"
+        )
+
+    def _members_in(self, users: str) -> str:
+        """Delete the members that are in ``users``, by index."""
+        return self._delete_members(f"{users} u")
+
+    def _add(self, users: str) -> str:
+        """Insert ``users`` as members; those that are already are left alone."""
+        return (
+            f"INSERT INTO {self.memberships} (segment_id, user_id) SELECT %(segment)s, w.id "
+            f"FROM {users} ON CONFLICT (segment_id, user_id) DO NOTHING"
+        )
+
+    # Large sets: anti- and semi-joins, hashed or merged (nested loops are disabled for them).
 
     def _delete_absent(self, users: str) -> str:
         return (
@@ -195,8 +239,8 @@ class PostgresMembershipWriter(MembershipWriter):
                 return self._one_statement(
                     cursor,
                     f"WITH w AS MATERIALIZED ({self._resolve(self._array('ids'))}), "
-                    f"d AS ({self._delete_absent('w')} RETURNING 1), "
-                    f"a AS ({self._insert_new('w')} RETURNING 1) "
+                    f"d AS ({self._members_not_in('w')} RETURNING 1), "
+                    f"a AS ({self._add('w')} RETURNING 1) "
                     "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), "
                     "(SELECT count(*) FROM w)",
                     params,
@@ -223,8 +267,8 @@ class PostgresMembershipWriter(MembershipWriter):
                     cursor,
                     f"WITH r AS MATERIALIZED ({self._resolve(self._array('removed'))}), "
                     f"w AS MATERIALIZED ({self._resolve(self._array('added'))}), "
-                    f"d AS ({self._delete_listed('r')} RETURNING 1), "
-                    f"a AS ({self._insert_new('w')} RETURNING 1) "
+                    f"d AS ({self._members_in('r')} RETURNING 1), "
+                    f"a AS ({self._add('w')} RETURNING 1) "
                     "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), "
                     "(SELECT count(*) FROM r) + (SELECT count(*) FROM w)",
                     params,
@@ -257,18 +301,22 @@ class PostgresMembershipWriter(MembershipWriter):
             f"CREATE TEMPORARY TABLE cdp_identifiers (v {self.identifier_type}) ON COMMIT DROP"
         )
         with cursor.cursor.copy("COPY cdp_identifiers (v) FROM STDIN") as copy:
-            copy.write(_copy_text(identifiers, self.person_field.kind))
+            copy.write(_copy_text(identifiers, self.person.kind))
+        # Statistics for what was just copied: no autovacuum has seen the table.
         cursor.execute("ANALYZE cdp_identifiers")
         if self.by_primary_key:
-            yield "(SELECT v AS id FROM cdp_identifiers) w", None
+            with _without_nested_loops(cursor):
+                yield "(SELECT v AS id FROM cdp_identifiers) w", None
         else:
+            # Looked up in the user table's unique index: a nested loop is right for this join.
             cursor.execute(
                 "CREATE TEMPORARY TABLE cdp_users ON COMMIT DROP AS "
                 + self._resolve("cdp_identifiers i")
             )
             matched = int(cursor.rowcount)
             cursor.execute("ANALYZE cdp_users")
-            yield "cdp_users w", matched
+            with _without_nested_loops(cursor):
+                yield "cdp_users w", matched
             cursor.execute("DROP TABLE cdp_users")
         # Dropped now so the next audience can use the name; on an error the rollback drops it.
         cursor.execute("DROP TABLE cdp_identifiers")
@@ -297,6 +345,21 @@ class PostgresMembershipWriter(MembershipWriter):
     def _execute(cursor: CursorWrapper, sql: str, params: dict[str, Any]) -> int:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
+
+
+@contextmanager
+def _without_nested_loops(cursor: CursorWrapper) -> Iterator[None]:
+    """Plan the statements of the block with hash and merge joins only, as the setting was after.
+
+    Both sides of each join are large (the copied ids, the segment's members), and a nested
+    loop chosen on stale statistics would visit one side once per row of the other.
+    """
+    cursor.execute(
+        "SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
+    )
+    (before, _) = cursor.fetchone()
+    yield
+    cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [before])
 
 
 def _copy_text(identifiers: Collection[Any], kind: str) -> str:

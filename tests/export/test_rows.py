@@ -12,6 +12,7 @@ from cdp_bridge.conf import SourceSettings
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.rows import ModelRows, UserRows
 from cdp_bridge.export.runner import ExportOptions, run_export
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.testing import export_row
 from tests.testapp.models import Article, Category, FieldShowcase, Member, Product
 
@@ -36,8 +37,8 @@ def test_user_rows_read_as_values_equal_those_read_as_instances(cdp_config):
     User.objects.create(username="ada", email="ada@example.com", first_name="Ada", last_name="L")
     User.objects.create(username="bob", first_name="  ", last_name="")
     User.objects.create(username="cy", last_name="Only")
-    as_values = UserRows(User, [], None)
-    as_instances = UserRows(User, [Nothing()], None)
+    as_values = UserRows(User, [], PersonIdentifier.named(None, User))
+    as_instances = UserRows(User, [Nothing()], PersonIdentifier.named(None, User))
     assert as_values.reads_values and not as_instances.reads_values
     assert rows_of(as_values, User) == rows_of(as_instances, User)
     assert [row["name"] for row in rows_of(as_values, User)] == ["Ada L", "bob", "Only"]
@@ -47,7 +48,7 @@ def test_without_processors_only_the_columns_of_the_row_are_read(cdp_config):
     cdp_config({})
     User.objects.create(username="ada", email="ada@example.com")
     with CaptureQueriesContext(connection) as queries:
-        rows_of(UserRows(User, [], None), User)
+        rows_of(UserRows(User, [], PersonIdentifier.named(None, User)), User)
     [select] = queries.captured_queries
     read = select["sql"].split(" FROM ")[0]
     assert '"auth_user"."username"' in read and '"auth_user"."email"' in read
@@ -58,7 +59,10 @@ def test_without_processors_only_the_columns_of_the_row_are_read(cdp_config):
 def test_passwords_are_never_read(cdp_config):
     cdp_config({})
     User.objects.create_user("ada", password="s3cret-password")
-    for builder in (UserRows(User, [], None), UserRows(User, [Nothing()], None)):
+    for builder in (
+        UserRows(User, [], PersonIdentifier.named(None, User)),
+        UserRows(User, [Nothing()], PersonIdentifier.named(None, User)),
+    ):
         with CaptureQueriesContext(connection) as queries:
             rows_of(builder, User)
         assert "password" not in queries.captured_queries[0]["sql"]
@@ -68,7 +72,7 @@ def test_a_user_model_of_its_own_uses_its_naming_and_a_text_identifier(cdp_confi
     cdp_config({})
     named = Member.objects.create(email="ada@example.com", display_name="Ada")
     unnamed = Member.objects.create(email="bob@example.com")
-    builder = UserRows(Member, [], None)
+    builder = UserRows(Member, [], PersonIdentifier.named(None, Member))
     assert not builder.reads_values  # not AbstractUser's naming
     rows = {row["login"]: row for row in rows_of(builder, Member)}
     assert rows["ada@example.com"] == {

@@ -1,4 +1,4 @@
-"""The sync engine (SPEC §3.2): full, delta, stale, snapshots in parts, removals, atomicity."""
+"""The sync engine: full, delta, stale, snapshots in parts, removals, atomicity, the lock."""
 
 from datetime import timedelta
 
@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 
 from cdp_bridge import conf
 from cdp_bridge.exceptions import InvalidPayload
+from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import Segment, SegmentMembership, SnapshotPart
 from cdp_bridge.webhook import sync
 from cdp_bridge.webhook.serializers import validate_delivery
@@ -20,11 +21,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def apply(group):
-    """Apply a delivery (as a dict) with the configured activation; returns the JSON result."""
+    """Apply a delivery (as a dict) as the configured activation; returns the JSON result."""
 
     def run(body):
-        activation = conf.find_activation(CLIENT_ID)[1]
-        return apply_delivery(validate_delivery(body), group, activation).as_json()
+        scope, _ = conf.find_activation(CLIENT_ID)
+        person = PersonIdentifier.for_scope(scope)
+        return apply_delivery(validate_delivery(body), group, person).as_json()
 
     return run
 
@@ -38,9 +40,9 @@ def test_full_replaces_the_membership_and_delta_changes_it(apply, users):
     apply(delivery(audience(members=ids(users[2:6]))))
     assert members("5d822e81") == {"user2", "user3", "user4", "user5"}
     result = apply(delivery(audience(sync="delta", added=ids(users[8:9]), removed=ids(users[2:3]))))
-    assert result["audiences"][0] | {"segment": None} == {
+    assert result["audiences"][0] == {
         "id": "5d822e81",
-        "segment": None,
+        "segment": Segment.objects.get(identifier="5d822e81").pk,  # where the members are
         "status": "applied",
         "added": 1,
         "removed": 1,
@@ -116,8 +118,8 @@ def test_a_delivery_is_applied_all_or_nothing(apply, users, monkeypatch):
     apply(delivery(audience("a", members=ids(users[:2]))))
     real_writer = sync.membership_writer
 
-    def writer_failing_on_the_second_audience(person_field):
-        writer = real_writer(person_field)
+    def writer_failing_on_the_second_audience(person):
+        writer = real_writer(person)
         replace, calls = writer.replace, []
 
         def fail_the_second_time(segment_id, identifiers):

@@ -415,7 +415,7 @@ def test_a_bug_is_a_json_500_reported_to_the_site_without_a_traceback(
     def bug(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("cdp_bridge.webhook.sync.PersonField.of", bug)
+    monkeypatch.setattr("cdp_bridge.webhook.sync.membership_writer", bug)
     response = post(answering_client, delivery(audience(members=ids(users))))
     assert response.status_code == 500
     assert "Retry-After" not in response
