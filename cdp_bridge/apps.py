@@ -11,4 +11,4 @@ class CdpBridgeConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks, and the receiver that re-reads settings on change.
-        from cdp_bridge import checks, conf  # noqa: F401
+        from cdp_bridge import checks, conf, distribution  # noqa: F401

@@ -209,7 +209,7 @@ def check_webhook_queue(report: ConfigReport) -> list[CheckMessage]:
     return [
         Error(
             "webhook.queue is 'celery' but Celery is not installed.",
-            hint="Install cdp-bridge[celery], or set webhook.queue to 'command' and run "
+            hint="Install django-cdp-bridge[celery], or set webhook.queue to 'command' and run "
             "manage.py cdp_process_deliveries.",
             obj=report.key_path("webhook", "queue"),
             id="cdp_bridge.E018",
