@@ -9,12 +9,13 @@ segment's history goes with it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from django.db import connections, models
-from django.db.models import Value
+from django.db.models import Case, F, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -31,30 +32,67 @@ def site_day(moment: datetime) -> date:
     return timezone.localdate(moment, timezone.get_default_timezone())
 
 
-class SegmentSizeQuerySet(models.QuerySet["SegmentSize"]):
-    def record(self, segment_ids: Collection[int]) -> None:
-        """Record the sizes of the segments as they are now, in the transaction that changed them.
+class AppliedAudience(NamedTuple):
+    """What an applied audience did to its segment: a full sync, or members added and removed."""
 
-        One statement for all of them, whatever their sizes: the members are counted in the
-        database (``INSERT … SELECT``, an index-only count per segment on PostgreSQL) and today's
-        row of each segment is inserted or replaced. Counted inside the transaction that wrote
-        the members, under the segments' row locks, the sizes are exact. Runs on PostgreSQL and
-        SQLite (``ON CONFLICT … DO UPDATE``).
+    segment_id: int
+    full: bool
+    added: int
+    removed: int
+
+
+class SegmentSizeQuerySet(models.QuerySet["SegmentSize"]):
+    def record(self, applied: Iterable[AppliedAudience]) -> None:
+        """Record the sizes of the segments as the audiences left them, in their transaction.
+
+        One statement for all of them (``INSERT … SELECT … ON CONFLICT DO UPDATE``, on
+        PostgreSQL and SQLite), replacing each segment's row of today. After a full sync the
+        members are counted, through the membership index: that costs a fraction of the sync,
+        which reads every member anyway. After a delta the size is the segment's last recorded
+        size with the members the delta inserted added and those it deleted taken away, both
+        counted by the statements that wrote them: a delta of a few members into a segment of
+        millions costs what it changes, under the segment's row lock. So the sizes are exact
+        as long as only the CDP changes the segment; members who leave it otherwise (a deleted
+        account) are counted out by the next full sync. A segment with no size recorded yet is
+        counted.
         """
+        applied = list(applied)  # a segment at most once: a delivery names an audience once
+        segment_ids = [audience.segment_id for audience in applied]
         if not segment_ids:
             return
         now = timezone.now()
         today = site_day(now)
         connection = connections[self.db]
+        last = self.filter(segment=OuterRef("pk")).order_by("-day").values("members")[:1]
+        delta = Case(
+            *(
+                When(pk=audience.segment_id, then=Value(audience.added - audience.removed))
+                for audience in applied
+                if audience.added != audience.removed
+            ),
+            default=Value(0),
+            output_field=models.BigIntegerField(),
+        )
         sizes = (
             Segment.objects.db_manager(self.db)
-            .filter(pk__in=list(segment_ids))
+            .filter(pk__in=segment_ids)
             .order_by()
             .with_member_count()
+            .annotate(
+                # The count is taken only where it is needed (CASE and COALESCE stop early).
+                size=Case(
+                    When(
+                        pk__in=[audience.segment_id for audience in applied if audience.full],
+                        then=F("member_count"),
+                    ),
+                    # Never below nothing, should the last size be wrong (raw SQL).
+                    default=Greatest(Coalesce(Subquery(last) + delta, F("member_count")), 0),
+                )
+            )
             .values_list(
                 "pk",
                 Value(today, output_field=models.DateField()),
-                "member_count",
+                "size",
                 Value(now, output_field=models.DateTimeField()),
             )
         )
@@ -62,13 +100,11 @@ class SegmentSizeQuerySet(models.QuerySet["SegmentSize"]):
         quote = connection.ops.quote_name
         opts = self.model._meta
         names = ("segment", "day", "members", "recorded_at")  # the order of the SELECT's values
-        columns = [
-            str(cast("models.Field[Any, Any]", opts.get_field(name)).column) for name in names
-        ]
-        table = quote(opts.db_table)
+        fields = [cast("models.Field[Any, Any]", opts.get_field(name)) for name in names]
+        columns = [str(field.column) for field in fields]
         # The SELECT has a WHERE, which SQLite needs to read the ON CONFLICT that follows it.
         sql = (
-            f"INSERT INTO {table} ({', '.join(map(quote, columns))}) {select} "
+            f"INSERT INTO {quote(opts.db_table)} ({', '.join(map(quote, columns))}) {select} "
             f"ON CONFLICT ({quote(columns[0])}, {quote(columns[1])}) DO UPDATE SET "
             + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in columns[2:])
         )

@@ -29,6 +29,7 @@ from django.db import transaction
 
 from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import Segment, SegmentGroup, SegmentSize
+from cdp_bridge.models.segment_sizes import AppliedAudience
 from cdp_bridge.models.segments import cdp_writes, change_lock
 from cdp_bridge.webhook.payload import Audience, Delivery
 from cdp_bridge.webhook.snapshots import forget_parts, receive_part
@@ -124,8 +125,11 @@ def _apply(
             results[index] = _apply_audience(segments[audience.id], audience, person, writer)
         removed = _remove_audiences(group, segments, delivery.removed_audiences)
         # The dashboard's history: the size of each segment an audience was applied to.
-        applied = [result.segment for result in results.values() if result.status == "applied"]
-        SegmentSize.objects.record([segment for segment in applied if segment is not None])
+        SegmentSize.objects.record(
+            AppliedAudience(result.segment, audience.sync == "full", result.added, result.removed)
+            for index, audience in ready
+            if (result := results[index]).status == "applied" and result.segment is not None
+        )
     return SyncResult(tuple(results[index] for index in sorted(results)), removed)
 
 

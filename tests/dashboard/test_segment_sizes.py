@@ -99,11 +99,63 @@ def test_a_removed_audience_takes_its_history_with_it(client, group, users):
     assert not SegmentSize.objects.exists()
 
 
-def test_the_size_is_counted_not_added_up(client, group, users):
-    """A member who left without the CDP (their account deleted) is not counted next time."""
-    with on(days_ago(1)):
+def test_a_delta_adds_what_it_changed_to_the_last_size_and_a_full_sync_counts(client, group, users):
+    """A delta costs what it changes, not a count of the segment: a member who left without
+    the CDP (their account deleted) is counted out by the next full sync."""
+    with on(days_ago(2)):
         post(client, delivery(audience(members=ids(users[:4]))))
     users[0].delete()
+    with on(days_ago(1)):
+        post(
+            client, delivery(audience(sync="delta", added=ids(users[4:6]), removed=ids(users[1:2])))
+        )
+    with on(TODAY):
+        post(client, delivery(audience(members=ids(users[1:7]))))
+    assert sizes() == [(days_ago(2), 4), (days_ago(1), 5), (TODAY, 6)]  # 4 - 1 + 2 - 1 = 4 in fact
+
+
+def test_a_delta_into_a_segment_with_no_size_recorded_counts_it(client, group, users):
+    with on(days_ago(1)):
+        post(client, delivery(audience(members=ids(users[:4]))))
+    SegmentSize.objects.all().delete()  # as before the upgrade that brought the history
     with on(TODAY):
         post(client, delivery(audience(sync="delta", added=ids(users[4:5]), removed=[])))
-    assert sizes() == [(days_ago(1), 4), (TODAY, 4)]
+    assert sizes() == [(TODAY, 5)]
+
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="what a statement reads is PostgreSQL's EXPLAIN ANALYZE: set DATABASE_URL to run it",
+)
+
+
+def membership_reads(body, client):
+    """How often the size statement of a delivery read the membership table (EXPLAIN ANALYZE)."""
+    table, memberships = SegmentSize._meta.db_table, "cdp_bridge_segmentmembership"
+    plans = []
+
+    def explain_first(execute, sql, params, many, context):
+        if sql.startswith(f'INSERT INTO "{table}"'):
+            raw = context["cursor"].cursor
+            raw.execute("SAVEPOINT explained")
+            raw.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+            plans.append(raw.fetchone()[0][0]["Plan"])
+            raw.execute("ROLLBACK TO SAVEPOINT explained")
+        return execute(sql, params, many, context)
+
+    def loops(node):
+        own = node.get("Actual Loops", 0) if node.get("Relation Name") == memberships else 0
+        return own + sum(loops(child) for child in node.get("Plans", []))
+
+    with connection.execute_wrapper(explain_first):
+        assert post(client, body).status_code == 200
+    [plan] = plans
+    return loops(plan)
+
+
+@on_postgresql
+def test_only_a_full_sync_reads_the_segments_members(client, group, users):
+    assert membership_reads(delivery(audience(members=ids(users[:6]))), client) == 1
+    delta = delivery(audience(sync="delta", added=ids(users[6:8]), removed=ids(users[:1])))
+    assert membership_reads(delta, client) == 0  # the last size, and what the delta changed
+    assert sizes()[-1][1] == 7
