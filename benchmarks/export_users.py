@@ -317,7 +317,10 @@ def main() -> None:
         )
         if run["rows"] != size:
             print(f"  the export recorded {run['rows']} rows, not {size}")
-    print("Targets (SPEC §6): ratio >= 0.5; peak RSS under 150 MB, not growing with users.")
+    print(
+        "Targets: ratio >= 0.5 (at least half the floor's speed); peak RSS under 150 MB, "
+        "not growing with users."
+    )
     print("'received': the rows the receiver counted in the export run shown.")
     receiver.terminate()
 

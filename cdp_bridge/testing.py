@@ -13,9 +13,9 @@ settings); clear it between tests, as you would ``django.core.mail.outbox``::
 ``export_row()`` builds one row exactly as the export does, with only the processors you pass
 (and the built-ins), so that one processor can be tested alone.
 
-``cdp_sandbox`` is a pytest fixture (also registered as a pytest plugin by cdp-bridge): a local
-CDP sandbox on a free port, with the site's configuration pointed at it, whose received rows a
-test reads and whose activations it runs against a live server (docs/sandbox.md).
+``cdp_sandbox`` is a pytest fixture (also registered as a pytest plugin by django-cdp-bridge):
+a local CDP sandbox on a free port, with the site's configuration pointed at it, whose received
+rows a test reads and whose activations it runs against a live server (docs/sandbox.md).
 """
 
 from __future__ import annotations

@@ -298,7 +298,9 @@ def test_loop_runs_the_schedule_and_stops_cleanly_on_sigterm(cron_site):
     assert "Running the schedule every minute" in output
     assert "user[0] succeeded" in output
     assert output.rstrip().endswith("Stopped.")
-    assert cron_site.query("ExportRun.objects.get().status") == "succeeded"
+    # A minute boundary may pass before SIGTERM arrives: the entry then runs again, once more.
+    statuses = "sorted(set(ExportRun.objects.values_list('status', flat=True)))"
+    assert cron_site.query(statuses) == ["succeeded"]
 
 
 @pytest.mark.parametrize(

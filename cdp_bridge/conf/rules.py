@@ -1,7 +1,7 @@
 """The rules values follow beyond their type, each with its check id.
 
 The rules of other parts live with those parts (the crontab in ``schedule.cron``, the stream id
-in ``export.stream_ids``); this module gives each its check id, hint and JSON Schema.
+in ``cdp_bridge.stream_ids``); this module gives each its check id, hint and JSON Schema.
 """
 
 from __future__ import annotations

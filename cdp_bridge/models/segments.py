@@ -7,8 +7,8 @@ memberships are managed by the CDP alone: the models refuse every change made th
 queryset, the related managers (``group.segments``, ``segment.members``) — by raising
 ``SegmentGroupLocked``. Only code inside ``cdp_writes()`` passes: the activation webhook's sync
 engine, which *is* the CDP. On PostgreSQL, triggers refuse the same changes made in SQL
-(migration 0005). Deleting a user is never refused: the user's memberships are removed with
-them (an erasure request must never be blocked by a segment).
+(migration 0007_segment_lock_guard). Deleting a user is never refused: the user's memberships
+are removed with them (an erasure request must never be blocked by a segment).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``cdp_sandbox`` pytest fixture (registered as a pytest plugin by cdp-bridge).
+"""The ``cdp_sandbox`` pytest fixture (registered as a pytest plugin by django-cdp-bridge).
 
 Nothing is imported at collection time: Django is configured only once pytest-django has run.
 """

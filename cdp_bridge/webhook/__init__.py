@@ -5,8 +5,9 @@ credentials, ``body`` for size limits, chunked bodies, gzip and JSON, and ``answ
 JSON it answers with); it alone knows statuses. Behind it, the core knows no HTTP: it returns
 results and raises the domain errors of ``cdp_bridge.exceptions``. A delivery flows from
 ``serializers`` (validated into ``payload``'s objects) to ``receiving`` (idempotency, and applied
-at once or handed to ``queue``), then ``sync`` (segments, with ``snapshots`` and
-``identifiers``) and ``writers`` (set-based membership writes). ``clients`` names the calling
+at once or handed to ``queue``), then ``sync`` (segments, with ``snapshots``; members matched
+by the scope's ``cdp_bridge.identity.PersonIdentifier``) and ``writers`` (set-based membership
+writes). ``clients`` names the calling
 activation and its segment group, ``history`` keeps each delivery's record, ``reapplying`` is the
 admin's "re-apply", and ``openapi`` generates the OpenAPI document (a development tool).
 """

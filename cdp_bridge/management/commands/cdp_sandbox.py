@@ -35,7 +35,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--fail",
             default="",
-            metavar="SPEC",
+            metavar="SHARES",
             help="Failure injection on the Streaming API, e.g. 503:0.2,429:0.1,drop:0.05,slow:0.1",
         )
         parser.add_argument("--retry-after", type=int, default=1, help="Seconds sent with 429/503.")
