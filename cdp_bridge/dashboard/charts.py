@@ -47,9 +47,9 @@ class Layer:
 
 @dataclass(frozen=True)
 class Marking:
-    """Days to mark with a shape and a count: failed runs, rejected deliveries."""
+    """Days to mark with a shape and a count: failed runs, interrupted runs."""
 
-    shape: str  # cross, triangle or diamond
+    shape: str  # cross or triangle
     label: str
     counts: Sequence[int]
 
@@ -108,16 +108,13 @@ class LegendEntry:
 
 
 def shape_path(shape: str, x: float, y: float, size: float = 5) -> str:
-    """The outline of a mark centred on (x, y): a cross, a triangle or a diamond."""
+    """The outline of a mark centred on (x, y): a cross or a triangle."""
     if shape == "cross":
         return (
             f"M {x - size:.1f} {y - size:.1f} L {x + size:.1f} {y + size:.1f} "
             f"M {x + size:.1f} {y - size:.1f} L {x - size:.1f} {y + size:.1f}"
         )
-    if shape == "triangle":
-        corners = [(x, y - size), (x + size, y + size), (x - size, y + size)]
-    else:  # a diamond
-        corners = [(x, y - size), (x + size, y), (x, y + size), (x - size, y)]
+    corners = [(x, y - size), (x + size, y + size), (x - size, y + size)]
     return "M " + " L ".join(f"{cx:.1f} {cy:.1f}" for cx, cy in corners) + " Z"
 
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, OuterRef, Subquery, Sum
 from django.db.models import Window as WindowExpression
 from django.db.models.functions import RowNumber, TruncDate
@@ -47,7 +48,7 @@ class Window:
     def ending(cls, today: date) -> Window:
         days = tuple(today - timedelta(days=back) for back in range(WINDOW_DAYS - 1, -1, -1))
         start = datetime.combine(days[0], time.min)
-        if timezone.is_aware(timezone.now()):
+        if settings.USE_TZ:
             start = timezone.make_aware(start, timezone.get_default_timezone())
         return cls(days, start)
 

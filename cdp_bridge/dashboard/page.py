@@ -9,9 +9,9 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django_stubs_ext import StrOrPromise
 
 from cdp_bridge.dashboard.charts import (
     BarChart,
@@ -125,7 +125,10 @@ def count(value: float) -> str:
 
 
 def local_time(moment: datetime) -> str:
-    return timezone.localtime(moment, timezone.get_default_timezone()).strftime("%Y-%m-%d %H:%M")
+    """A time in the site's time zone (with USE_TZ off, times are the site's already)."""
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment, timezone.get_default_timezone())
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def duration(span: timedelta | None) -> str:
@@ -252,7 +255,7 @@ def _segment_row(chart_id: str, history: SegmentHistory, days: Sequence[date]) -
         history.size_before,
         count,
     )
-    first = history.size_before if history.size_before is not None else None
+    first = history.size_before
     if first is None and history.sizes:
         first = history.sizes[0][1]
     latest = history.latest
@@ -264,7 +267,7 @@ def _segment_row(chart_id: str, history: SegmentHistory, days: Sequence[date]) -
     return SegmentRow(history, NOTHING if latest is None else count(latest), change, line, table)
 
 
-def _style(key: str, label: StrOrPromise, styles: Mapping[Any, tuple[str, str]]) -> Style:
+def _style(key: str, label: str | Promise, styles: Mapping[Any, tuple[str, str]]) -> Style:
     colour, pattern = styles[key]
     return Style(key, str(label), colour, pattern)
 
