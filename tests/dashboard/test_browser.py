@@ -9,14 +9,11 @@ a screenshot of the whole page into its temporary directory, and also to the pat
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 
 import pytest
 
-from ..conftest import EXAMPLE, example_site_environment, run_example_manage
-from ..test_browser import CHROMIUM, CHROMIUM_ARGS, _wait_until_up, sync_api
+from ..conftest import example_site_environment, run_example_manage
+from ..test_browser import CHROMIUM, CHROMIUM_ARGS, serving, sync_api
 
 DAYS = 14
 USERS = 60  # customer n likes laptops when n % 3 == 1, ordered long ago when n % 5 == 1
@@ -49,25 +46,8 @@ def dashboard_site(tmp_path_factory):
             assert f"history: {DAYS} days, " in done.stdout
     again = run_example_manage(environment, "seed_demo", "--users", "1", "--history", "3")
     assert "history: left alone, the site has export runs or deliveries already" in again.stdout
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    log = directory / "runserver.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=EXAMPLE,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_up(url, server, log)
-            yield url
-        finally:
-            server.terminate()
-            server.wait(10)
+    with serving(directory, environment) as url:
+        yield url
 
 
 @pytest.fixture
