@@ -106,8 +106,8 @@ def reset() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE cdp_bridge_segmentmembership, cdp_bridge_segment, cdp_bridge_snapshotpart, "
-            "cdp_bridge_webhookdelivery, cdp_bridge_segmentgroup"
+            "TRUNCATE cdp_bridge_segmentmembership, cdp_bridge_segmentsize, cdp_bridge_segment, "
+            "cdp_bridge_snapshotpart, cdp_bridge_webhookdelivery, cdp_bridge_segmentgroup"
         )
     SegmentGroup.objects.create(identifier=settings.GROUP, name="Benchmark")
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from cdp_bridge import segmentation
+from cdp_bridge.dashboard import admin as dashboard_admin  # noqa: F401 - registers the dashboard
 from cdp_bridge.exceptions import SegmentGroupLocked
 from cdp_bridge.models import (
     ExportRun,

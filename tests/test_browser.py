@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,13 @@ def example_site(tmp_path_factory):
     ):
         done = run_example_manage(environment, *args)
         assert done.returncode == 0, done.stderr
+    with serving(directory, environment) as url:
+        yield url
+
+
+@contextmanager
+def serving(directory, environment):
+    """The example site served by runserver on a free loopback port: its URL, while it runs."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -28,7 +28,8 @@ from typing import Any, Literal
 from django.db import transaction
 
 from cdp_bridge.identity import PersonIdentifier
-from cdp_bridge.models import Segment, SegmentGroup
+from cdp_bridge.models import Segment, SegmentGroup, SegmentSize
+from cdp_bridge.models.segment_sizes import AppliedAudience
 from cdp_bridge.models.segments import cdp_writes, change_lock
 from cdp_bridge.webhook.payload import Audience, Delivery
 from cdp_bridge.webhook.snapshots import forget_parts, receive_part
@@ -123,6 +124,12 @@ def _apply(
         for index, audience in ready:
             results[index] = _apply_audience(segments[audience.id], audience, person, writer)
         removed = _remove_audiences(group, segments, delivery.removed_audiences)
+        # The dashboard's history: the size of each segment an audience was applied to.
+        SegmentSize.objects.record(
+            AppliedAudience(result.segment, audience.sync == "full", result.added, result.removed)
+            for index, audience in ready
+            if (result := results[index]).status == "applied" and result.segment is not None
+        )
     return SyncResult(tuple(results[index] for index in sorted(results)), removed)
 
 

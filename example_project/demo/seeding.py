@@ -77,13 +77,23 @@ def batched(items: Iterator[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def seed(users: int, products: int, articles: int, report: Callable[[str], None]) -> None:
-    """Add demo data until the site has at least the given numbers; safe to run again."""
+def seed(
+    users: int, products: int, articles: int, report: Callable[[str], None], history_days: int = 0
+) -> None:
+    """Add demo data until the site has at least the given numbers; safe to run again.
+
+    With ``history_days``, also what the CDP dashboard shows: that many days of export runs and
+    webhook deliveries (``demo.history``), once.
+    """
     rng = random.Random(20261125)
     report(f"users: {seed_users(users, rng)} added")
     report(f"products: {seed_products(products, rng)} added")
     report(f"articles: {seed_articles(articles, rng)} added")
     report(f"segments: {seed_segments()}")
+    if history_days:
+        from demo.history import seed_history  # it reads the audiences' rules from here
+
+        seed_history(history_days, report)
 
 
 def seed_users(count: int, rng: random.Random) -> int:
@@ -216,26 +226,32 @@ SEGMENT_GROUP = "example_segment_group_identifier"
 LAPSED_AFTER_DAYS = 180
 
 
-def seed_segments() -> str:
-    group, created = SegmentGroup.objects.get_or_create(
-        identifier=SEGMENT_GROUP, defaults={"name": "CDP audiences"}
-    )
-    if group.is_locked:
-        return "left alone: the CDP's activation manages the segment group"
+def segment_rules() -> list[tuple[str, str, list[int]]]:
+    """Each demo audience: its identifier, its name, and the users its rule takes in."""
     profiles = CustomerProfile.objects.filter(user__username__startswith="customer")
     lapsed_before = timezone.localdate() - timedelta(days=LAPSED_AFTER_DAYS)
     rules = {
         "laptop-shoppers": ("Laptop shoppers", {"favourite_product_type": "laptop"}),
         "lapsed-buyers": ("Lapsed buyers", {"last_order_on__lt": lapsed_before}),
     }
+    return [
+        (identifier, name, list(profiles.filter(**rule).values_list("user_id", flat=True)))
+        for identifier, (name, rule) in rules.items()
+    ]
+
+
+def seed_segments() -> str:
+    group, created = SegmentGroup.objects.get_or_create(
+        identifier=SEGMENT_GROUP, defaults={"name": "CDP audiences"}
+    )
+    if group.is_locked:
+        return "left alone: the CDP's activation manages the segment group"
     user_model = get_user_model()
     counts = [f"segment group {SEGMENT_GROUP} created"] if created else []
-    for identifier, (name, rule) in rules.items():
+    for identifier, name, member_ids in segment_rules():
         segment = Segment.objects.filter(group=group, identifier=identifier).first()
         segment = segment or segmentation.create_segment(group, identifier, name)
-        members = [
-            user_model(pk=pk) for pk in profiles.filter(**rule).values_list("user_id", flat=True)
-        ]
+        members = [user_model(pk=pk) for pk in member_ids]
         segmentation.assign_users_to_segment(segment, members)
         counts.append(f"{identifier} {segment.memberships.count()} members")
     return ", ".join(counts)

@@ -13,6 +13,15 @@ class Command(BaseCommand):
         parser.add_argument("--users", type=int, default=1000)
         parser.add_argument("--products", type=int, default=200)
         parser.add_argument("--articles", type=int, default=100)
+        parser.add_argument(
+            "--history",
+            type=int,
+            default=0,
+            metavar="DAYS",
+            help="Also DAYS days of export runs and CDP deliveries, for the admin's CDP dashboard.",
+        )
 
-    def handle(self, *args: Any, users: int, products: int, articles: int, **options: Any) -> None:
-        seed(users, products, articles, report=self.stdout.write)
+    def handle(
+        self, *args: Any, users: int, products: int, articles: int, history: int, **options: Any
+    ) -> None:
+        seed(users, products, articles, report=self.stdout.write, history_days=history)
