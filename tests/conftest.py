@@ -68,3 +68,55 @@ def run_example_manage(environment, *args):
         timeout=300,
         check=False,
     )
+
+
+# -- the signals, heard as a site's receiver hears them -----------------------------------------
+
+
+class Heard:
+    """What a receiver connected to each of cdp_bridge's signals was sent, in order.
+
+    Each call is kept as ``(signal name, sender, keyword arguments)``.
+    """
+
+    def __init__(self):
+        from cdp_bridge import signals
+
+        self.calls = []
+        self.signals = [
+            signals.delivery_applied,
+            signals.delivery_failed,
+            signals.export_finished,
+            signals.segment_group_locked,
+        ]
+        for signal in self.signals:
+            signal.connect(self.receive, dispatch_uid="tests-heard")
+
+    def receive(self, signal, sender, **kwargs):
+        self.calls.append((signal.name, sender, kwargs))
+
+    def of(self, name):
+        """The keyword arguments of each time ``name`` was sent."""
+        return [kwargs for signal, _, kwargs in self.calls if signal == name]
+
+    @property
+    def names(self):
+        return [signal for signal, _, _ in self.calls]
+
+    def disconnect(self):
+        for signal in self.signals:
+            signal.disconnect(dispatch_uid="tests-heard")
+
+
+@pytest.fixture
+def heard():
+    """A receiver connected to every signal of cdp_bridge.signals for one test."""
+    listener = Heard()
+    yield listener
+    listener.disconnect()
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """``with committed():`` runs what the block leaves to run after commit, as a commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
