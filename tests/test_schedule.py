@@ -1,5 +1,6 @@
 """cdp_run_schedule: firing, collapse of missed runs, the lease, refusals, --list, processes."""
 
+import re
 import signal
 import sys
 import time
@@ -204,7 +205,7 @@ def test_list_shows_each_entry_in_words_with_last_and_next_run(cdp_config, users
     assert "REFUSED:" in before and "--unknown" in before
     run_due_entries()
     after = listing().split("\n\n")
-    assert ", succeeded" in after[0]
+    assert re.search(r"last run:  \d{4}-\d\d-\d\d \d\d:\d\d CES?T, succeeded", after[0])
     assert "last run:  never" in after[1]
 
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 from time import monotonic
 
 from django.core.management.base import OutputWrapper
-from django.utils import timezone
 
 from cdp_bridge.export.batches import Batch
+from cdp_bridge.local_time import local_time
 from cdp_bridge.models import ExportRun
 
 NOUNS = {
@@ -39,7 +39,7 @@ def resumption(run: ExportRun) -> str | None:
         return None
     return (
         f"Continuing export run {resumed.pk} ({resumed.status}, started "
-        f"{timezone.localtime(resumed.started_at):%Y-%m-%d %H:%M}) after the "
+        f"{local_time(resumed.started_at)}) after the "
         f"{_count(resumed.rows, run.kind)} it sent, from key {resumed.last_acknowledged_key}."
     )
 

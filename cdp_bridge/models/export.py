@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cdp_bridge import signals
 from cdp_bridge.conf.kinds import EXPORT_KINDS
+from cdp_bridge.local_time import local_time
 from cdp_bridge.redaction import mask_secret
 
 # A running export renews its heartbeat every minute, whatever it is doing (reading, sending,
@@ -126,8 +127,7 @@ class ExportRun(models.Model):
 
     def __str__(self) -> str:
         mode = "draft" if self.draft else "full"
-        started = f"{self.started_at:%Y-%m-%d %H:%M}"
-        return f"{self.kind} ({self.source or '-'}, {mode}) {started}"
+        return f"{self.kind} ({self.source or '-'}, {mode}) {local_time(self.started_at)}"
 
     @property
     def masked_stream_id(self) -> str:

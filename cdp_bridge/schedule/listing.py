@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.utils import timezone
-
+from cdp_bridge.local_time import local_time
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule.clock import describe, next_fire_time
 from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports
@@ -30,7 +29,7 @@ def _block(item: ScheduledExport, states: dict[str, ScheduleState], now: datetim
         + f" (scope {entry.scope})",
         f"  interval:  {entry.interval} ({describe(entry.interval)})",
         f"  last run:  {_last_run(states.get(entry.key), now)}",
-        f"  next run:  {_local(next_fire_time(entry.interval, now))}",
+        f"  next run:  {local_time(next_fire_time(entry.interval, now))}",
     ]
     if item.problem:
         lines.append(f"  REFUSED:   {item.problem}")
@@ -40,11 +39,7 @@ def _block(item: ScheduledExport, states: dict[str, ScheduleState], now: datetim
 def _last_run(state: ScheduleState | None, now: datetime) -> str:
     if state is None or state.last_started_at is None:
         return "never"
-    text = f"{_local(state.last_started_at)}, {state.shown_result(now)}"
+    text = f"{local_time(state.last_started_at)}, {state.shown_result(now)}"
     if state.last_error:
         text += f": {state.last_error}"
     return text
-
-
-def _local(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
