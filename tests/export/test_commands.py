@@ -490,7 +490,7 @@ def test_verbosity_two_prints_a_line_per_batch_and_three_the_payloads(export_con
     output = stream("stream_user_data", "--batch-size", "2", verbosity=2)
     lines = output.splitlines()
     assert lines[0].startswith("Batch 1: 2 rows, ")
-    assert lines[1].startswith("Batch 2: 1 rows, ")
+    assert lines[1].startswith("Batch 2: 1 row, ")  # in agreement with its number
     assert lines[2].startswith("Streamed 3 users in 2 batches")
     payloads = stream("stream_user_data", "--batch-size", "2", verbosity=3)
     assert '"login":"user000"' in payloads
