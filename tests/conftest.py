@@ -1,9 +1,12 @@
+import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 from cdp_bridge import conf
 
@@ -120,3 +123,28 @@ def heard():
 def committed(django_capture_on_commit_callbacks):
     """``with committed():`` runs what the block leaves to run after commit, as a commit would."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+# -- command output in colour -------------------------------------------------------------------
+
+ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture
+def palette(monkeypatch):
+    """The styles ``--force-color`` writes with (the default palette, whatever the environment)."""
+    from django.core.management.color import color_style
+
+    monkeypatch.delenv("DJANGO_COLORS", raising=False)
+    return color_style(force_color=True)
+
+
+def unstyled(text):
+    return ANSI_CODE.sub("", text)
+
+
+def command_output(name, *args, **options):
+    """What ``manage.py name args`` writes to standard output and error, as two strings."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command(name, *args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()

@@ -127,7 +127,7 @@ class ProgressReport:
     def started(self, run: ExportRun, count_rows: Callable[[], int]) -> None:
         note = resumption(run)
         if self.notes and note:
-            self.out.write(note, self.style.NOTICE)
+            self.out.write(self.style.NOTICE(note))
         if self.bar:
             self.total = count_rows()
             self.draw(run, force=True)

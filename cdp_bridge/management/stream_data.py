@@ -108,7 +108,7 @@ class StreamDataCommand(BaseCommand):
                 raise CommandError(self.failure_line(error)) from error
             report.finished(run)
         if verbosity >= 1:
-            self.stdout.write(summary(run), self.style.SUCCESS)
+            self.stdout.write(self.style.SUCCESS(summary(run)))
 
     def failure_line(self, error: BaseException) -> str:
         """The one line that ends a run that did not succeed (it is recorded as it ended)."""

@@ -23,7 +23,7 @@ from cdp_bridge.models import ExportRun
 from tests.standalone import standalone_site
 from tests.testapp.models import Article, Product
 
-from ..conftest import STREAM_ID
+from ..conftest import STREAM_ID, command_output, unstyled
 from .conftest import ACCOUNT, SOURCES, recorded_run
 
 pytestmark = pytest.mark.django_db
@@ -670,3 +670,28 @@ def test_a_failure_from_the_command_line_is_one_line_and_a_non_zero_exit(tmp_pat
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_force_color_shows_the_summary_as_a_success_and_plain_output_has_no_colour(
+    export_config, receiver, palette
+):
+    export_config()
+    users(2)
+    plain, _ = command_output("stream_user_data")
+    assert "\x1b[" not in plain
+    coloured, _ = command_output("stream_user_data", force_color=True)
+    (summary_line,) = coloured.splitlines()
+    assert unstyled(summary_line).startswith("Streamed 2 users in 1 batch to stream 0a1b…4c5d")
+    assert summary_line == palette.SUCCESS(unstyled(summary_line))
+
+
+def test_force_color_shows_which_run_a_resume_continues_as_a_notice(
+    export_config, receiver, palette
+):
+    export_config()
+    pks = users(4)
+    killed_run(pks[1], 2, timedelta(minutes=6))
+    out, _ = command_output("stream_user_data", "--no-draft", "--resume", force_color=True)
+    note = out.splitlines()[0]
+    assert unstyled(note).startswith("Continuing export run ")
+    assert note == palette.NOTICE(unstyled(note))
