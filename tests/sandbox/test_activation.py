@@ -89,9 +89,7 @@ def test_the_first_sync_is_full_and_later_ones_deltas_against_what_the_site_ackn
     assert set(WebhookDelivery.objects.values_list("delivery_id", flat=True)) == set(ids)
 
 
-def test_what_an_activation_sent_is_counted_in_words_that_agree_with_the_number(
-    exported, webhook
-):
+def test_what_an_activation_sent_is_counted_in_words_that_agree_with_the_number(exported, webhook):
     one = {"id": "one-user", "all": [{"have": "login", "in": ["user0"]}]}
     exported.define([one], [exported.site_activation(webhook, ["one-user"])])
     [report] = exported.activate()
