@@ -20,7 +20,6 @@ from django.db import connection
 from django.utils import timezone
 
 from cdp_bridge.models import ExportRun
-from tests.standalone import standalone_site
 from tests.testapp.models import Article, Product
 
 from ..conftest import STREAM_ID, command_output, unstyled
@@ -603,52 +602,44 @@ def test_every_run_is_recorded(export_config, receiver):
 
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_ends_a_retry_after_wait_with_one_line_and_resume_continues(
-    tmp_path, httpserver, receiver
+    streaming_site, receiver
 ):
     """A real process, waiting out the hour a CDP asked for, stopped by a deployment."""
-    environment = {"CDP_STREAM_BASE_URL": httpserver.url_for("/"), "CDP_EXPORT_DIR": "unused"}
-    for site in standalone_site(tmp_path, "tests.settings_stream_file", environment):
-        seeded = site.manage(
-            "shell",
-            "-c",
-            "from django.contrib.auth.models import User; "
-            "User.objects.bulk_create([User(username=f'u{i}') for i in range(5)])",
-        )
-        assert seeded.returncode == 0, seeded.stderr
-        receiver.outcomes = [200, (503, "86400")]
-        receiver.down_after = 1
-        export = subprocess.Popen(
-            [sys.executable, "-m", "django", "stream_user_data", "--no-draft", "--batch-size", "2"],
-            cwd=ROOT,
-            env=site.environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while receiver.attempts < 2:  # batch 1 accepted, batch 2 told to wait a day
-                assert time.monotonic() < deadline and export.poll() is None, export.stderr
-                time.sleep(0.05)
-            export.send_signal(signal.SIGTERM)
-            _, errors = export.communicate(timeout=30)
-        finally:
-            export.kill()
-        assert export.returncode == 1
-        assert errors.splitlines()[-1] == (
-            "CommandError: Stopped by SIGTERM. A full export continues with --resume."
-        ), errors
-        assert "waiting 3600 s, the most stream_file.max_retry_after allows" in errors
-        assert "Traceback" not in errors
-        assert site.query("list(ExportRun.objects.values_list('status', 'rows'))") == [
-            ["interrupted", 2]
-        ]
+    site = streaming_site
+    receiver.outcomes = [200, (503, "86400")]
+    receiver.down_after = 1
+    export = subprocess.Popen(
+        [sys.executable, "-m", "django", "stream_user_data", "--no-draft", "--batch-size", "2"],
+        cwd=ROOT,
+        env=site.environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while receiver.attempts < 2:  # batch 1 accepted, batch 2 told to wait a day
+            assert time.monotonic() < deadline and export.poll() is None, export.stderr
+            time.sleep(0.05)
+        export.send_signal(signal.SIGTERM)
+        _, errors = export.communicate(timeout=30)
+    finally:
+        export.kill()
+    assert export.returncode == 1
+    assert errors.splitlines()[-1] == (
+        "CommandError: Stopped by SIGTERM. A full export continues with --resume."
+    ), errors
+    assert "waiting 3600 s, the most stream_file.max_retry_after allows" in errors
+    assert "Traceback" not in errors
+    assert site.query("list(ExportRun.objects.values_list('status', 'rows'))") == [
+        ["interrupted", 2]
+    ]
 
-        receiver.down_after = None
-        resumed = site.manage("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
-        assert resumed.returncode == 0, resumed.stderr
-        assert resumed.stdout.startswith("Continuing export run 1 (interrupted, started ")
-        assert sorted(row["id"] for row in receiver.rows) == [1, 2, 3, 4, 5]
+    receiver.down_after = None
+    resumed = site.manage("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("Continuing export run 1 (interrupted, started ")
+    assert sorted(row["id"] for row in receiver.rows) == [1, 2, 3, 4, 5]
 
 
 def test_a_failure_from_the_command_line_is_one_line_and_a_non_zero_exit(tmp_path):

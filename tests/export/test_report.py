@@ -20,7 +20,6 @@ from django.core.management.color import no_style
 from cdp_bridge.export.batches import Batch
 from cdp_bridge.export.report import ProgressReport, resumption, summary
 from cdp_bridge.models import ExportRun
-from tests.standalone import standalone_site
 
 pytestmark = pytest.mark.django_db
 
@@ -260,26 +259,14 @@ def run_in_a_terminal(command, site, timeout=120):
         os.close(controller)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_on_a_real_terminal_a_retry_warning_does_not_land_in_the_bar(
-    tmp_path, httpserver, receiver
-):
+def test_on_a_real_terminal_a_retry_warning_does_not_land_in_the_bar(streaming_site, receiver):
     """``stream_user_data`` in a pseudo-terminal, its first request answered 503: the retry
     warning (Python's last resort writes it to standard error) gets a line of its own."""
-    environment = {"CDP_STREAM_BASE_URL": httpserver.url_for("/"), "CDP_EXPORT_DIR": "unused"}
-    for site in standalone_site(tmp_path, "tests.settings_stream_file", environment):
-        seeded = site.manage(
-            "shell",
-            "-c",
-            "from django.contrib.auth.models import User; "
-            "User.objects.bulk_create([User(username=f'u{i}') for i in range(5)])",
-        )
-        assert seeded.returncode == 0, seeded.stderr
-        receiver.outcomes = [503]
-        status, received = run_in_a_terminal(
-            [sys.executable, "-m", "django", "stream_user_data", "--no-draft", "--batch-size", "2"],
-            site,
-        )
+    receiver.outcomes = [503]
+    status, received = run_in_a_terminal(
+        [sys.executable, "-m", "django", "stream_user_data", "--no-draft", "--batch-size", "2"],
+        streaming_site,
+    )
     lines = screen(received)
     assert status == 0, lines
     (warning,) = [line for line in lines if "retrying batch 1" in line]
