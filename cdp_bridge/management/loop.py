@@ -19,13 +19,8 @@ from django.core.management.color import Style
 from django.db import DatabaseError, connection
 
 from cdp_bridge.management.database import database_refused
+from cdp_bridge.management.output import as_styled
 from cdp_bridge.management.stopping import Terminated
-
-
-def as_styled(text: str) -> str:
-    """The style of a line styled already: standard error would otherwise colour it as an error
-    on a terminal (``OutputWrapper.write(text, as_styled)``)."""
-    return text
 
 
 class CommandLoop:

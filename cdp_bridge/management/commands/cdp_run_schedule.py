@@ -14,7 +14,8 @@ from django.utils.translation import ngettext
 from cdp_bridge.conf import cdp_settings
 from cdp_bridge.exceptions import ConfigurationError
 from cdp_bridge.management.database import database_refused
-from cdp_bridge.management.loop import CommandLoop, as_styled
+from cdp_bridge.management.loop import CommandLoop
+from cdp_bridge.management.output import as_styled
 from cdp_bridge.management.stopping import sigterm_interrupts
 from cdp_bridge.schedule.clock import require_aware_times
 from cdp_bridge.schedule.listing import schedule_listing
