@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -20,6 +21,7 @@ from django.utils.translation import ngettext
 from cdp_bridge import segmentation
 from cdp_bridge.dashboard import admin as dashboard_admin  # noqa: F401 - registers the dashboard
 from cdp_bridge.exceptions import SegmentGroupLocked
+from cdp_bridge.local_time import local_time
 from cdp_bridge.models import (
     ExportRun,
     ScheduleState,
@@ -55,6 +57,20 @@ def _user_search_fields(prefix: str) -> list[str]:
     names = [user_model.USERNAME_FIELD, user_model.get_email_field_name()]
     field_names = {field.name for field in user_model._meta.get_fields()}
     return [f"={prefix}{name}" for name in dict.fromkeys(names) if name in field_names]
+
+
+def time_column(model: type[Model], field: str) -> Callable[[Any], str]:
+    """A list column showing ``field`` in the site's time zone and saying which zone it is."""
+    model_field = model._meta.get_field(field)
+    assert isinstance(model_field, Field)  # a column of the model, not a reverse relation
+
+    @admin.display(description=model_field.verbose_name, ordering=field)
+    def column(obj: Any) -> str:
+        moment = getattr(obj, field)
+        return local_time(moment) if moment else "-"
+
+    column.__name__ = field  # the column's CSS class, as the field's own column would have it
+    return column
 
 
 def _refusal(group: SegmentGroup | None, action: str) -> str | None:
@@ -124,7 +140,7 @@ class OneAtATimeDeletion(admin.ModelAdmin):  # type: ignore[type-arg]
 class SegmentGroupAdmin(OneAtATimeDeletion):
     form = SegmentGroupForm
     deletion = "delete the segment group"
-    list_display = ["identifier", "name", "segment_count", "locked_at"]
+    list_display = ["identifier", "name", "segment_count", time_column(SegmentGroup, "locked_at")]
     search_fields = ["identifier", "name"]
     readonly_fields = ["locked_at", "created_at"]
 
@@ -179,7 +195,7 @@ class SegmentAdmin(CdpManagedReadOnly):
         "group",
         "member_count",
         "profile_count",
-        "cdp_updated_at",
+        time_column(Segment, "cdp_updated_at"),
         "sequence",
     ]
     list_filter = ["group"]
@@ -266,7 +282,7 @@ class WebhookDeliveryAdmin(RecordAdmin):
     """The history of webhook deliveries; failed ones can be re-applied."""
 
     list_display = [
-        "received_at",
+        time_column(WebhookDelivery, "received_at"),
         "client_id",
         "scope",
         "key",
@@ -364,7 +380,7 @@ class ExportRunAdmin(RecordAdmin):
     """Every export run, read-only; the stream id is a secret and only shown masked."""
 
     list_display = [
-        "started_at",
+        time_column(ExportRun, "started_at"),
         "kind",
         "source",
         "scope",
@@ -429,10 +445,10 @@ class ScheduleStateAdmin(RecordAdmin):
         "scope",
         "interval",
         "options",
-        "last_started_at",
+        time_column(ScheduleState, "last_started_at"),
         "result",
         "short_error",
-        "lease_expires_at",
+        time_column(ScheduleState, "lease_expires_at"),
     ]
     list_filter = ["kind", "scope", "last_result"]
     search_fields = ["options", "interval", "last_error"]

@@ -3,6 +3,11 @@
 The rules about the configuration's shape are declared with its keys (``conf.schema``) and
 found when it is read; this module reports them, and adds the rules that need the app
 registry, the database, DEBUG or the export commands.
+
+Three registrations, as Django sorts checks: ``check_settings`` runs with every ``manage.py
+check``; ``check_database`` (tag ``database``) reads the database, so only ``check --database
+ALIAS`` and ``migrate`` run it; ``check_deployment`` is about the site in production, so only
+``check --deploy`` runs it.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from urllib.parse import urlsplit
 from django.apps import AppConfig, apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
-from django.db import DatabaseError
+from django.db import DatabaseError, router
 from django.db.models import Model
 from django.utils.module_loading import import_string
 
@@ -50,12 +55,38 @@ def check_settings(
         messages += check_processors(report)
         messages += check_processor_rules(report)
         messages += check_person_identifier_fields(report)
-        messages += check_stream_base_urls(report)
-        messages += check_segment_groups_exist(report)
         messages += check_webhook_queue(report)
         messages += check_schedule_options(report)
         messages += check_schedule_sources(report)
     return messages
+
+
+@register("cdp_bridge", Tags.database)
+def check_database(
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[CheckMessage]:
+    """What only the database can tell: each activation's segment group exists.
+
+    Django passes the databases it may query (``check --database ALIAS``, ``migrate``); with
+    none, nothing is read.
+    """
+    report = inspect_settings()
+    if not databases or report.settings is None:
+        return []
+    return check_segment_groups_exist(report, databases)
+
+
+@register(Tags.security, "cdp_bridge", deploy=True)
+def check_deployment(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """What matters for the site in production (``check --deploy``)."""
+    report = inspect_settings()
+    if report.settings is None:
+        return []
+    return check_stream_base_urls(report)
 
 
 def check_sources(report: ConfigReport) -> list[CheckMessage]:
@@ -237,8 +268,14 @@ def check_stream_base_urls(report: ConfigReport) -> list[CheckMessage]:
     return messages
 
 
-def check_segment_groups_exist(report: ConfigReport) -> list[CheckMessage]:
-    """Each activation's segment group must be created on the site before the CDP calls."""
+def check_segment_groups_exist(
+    report: ConfigReport, databases: Sequence[str]
+) -> list[CheckMessage]:
+    """Each activation's segment group must be created on the site before the CDP calls.
+
+    Looked up in the database the webhook writes segment groups to, when it is one of
+    ``databases``.
+    """
     from cdp_bridge.models import SegmentGroup
 
     assert report.settings is not None
@@ -247,11 +284,14 @@ def check_segment_groups_exist(report: ConfigReport) -> list[CheckMessage]:
         for activation in scope.activations:
             path = report.key_path(*activation.key_path, "segment_group_identifier")
             wanted.setdefault(activation.segment_group_identifier, path)
-    if not wanted:
+    database = router.db_for_write(SegmentGroup)
+    if not wanted or database not in databases:
         return []
     try:
         existing = set(
-            SegmentGroup.objects.filter(identifier__in=wanted).values_list("identifier", flat=True)
+            SegmentGroup.objects.using(database)
+            .filter(identifier__in=wanted)
+            .values_list("identifier", flat=True)
         )
     except DatabaseError:
         return []  # not migrated yet: nothing to compare with

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from cdp_bridge import signals
 from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership
 from cdp_bridge.models.segments import groups_of_segments, write_unless_locked
 
@@ -28,12 +29,19 @@ SEGMENT_GROUP_FIELDS = frozenset({"identifier", "name"})
 
 
 def lock_segment_group(group: SegmentGroup) -> SegmentGroup:
-    """Lock ``group`` when an activation first connects; later calls change nothing."""
+    """Lock ``group`` when an activation first connects; later calls change nothing.
+
+    The first lock sends ``segment_group_locked`` once its transaction commits.
+    """
     if group.locked_at is None:
         now = timezone.now()
         # Only the first connection sets the time, even when two deliveries race.
-        SegmentGroup.objects.filter(pk=group.pk, locked_at__isnull=True).update(locked_at=now)
+        locked = SegmentGroup.objects.filter(pk=group.pk, locked_at__isnull=True).update(
+            locked_at=now
+        )
         group.refresh_from_db(fields=["locked_at"])
+        if locked:
+            signals.segment_group_locked.send_after_commit(SegmentGroup, group=group)
     return group
 
 

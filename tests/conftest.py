@@ -1,9 +1,12 @@
+import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 from cdp_bridge import conf
 
@@ -68,3 +71,80 @@ def run_example_manage(environment, *args):
         timeout=300,
         check=False,
     )
+
+
+# -- the signals, heard as a site's receiver hears them -----------------------------------------
+
+
+class Heard:
+    """What a receiver connected to each of cdp_bridge's signals was sent, in order.
+
+    Each call is kept as ``(signal name, sender, keyword arguments)``.
+    """
+
+    def __init__(self):
+        from cdp_bridge import signals
+
+        self.calls = []
+        self.signals = [
+            signals.delivery_applied,
+            signals.delivery_failed,
+            signals.export_finished,
+            signals.segment_group_locked,
+        ]
+        for signal in self.signals:
+            signal.connect(self.receive, dispatch_uid="tests-heard")
+
+    def receive(self, signal, sender, **kwargs):
+        self.calls.append((signal.name, sender, kwargs))
+
+    def of(self, name):
+        """The keyword arguments of each time ``name`` was sent."""
+        return [kwargs for signal, _, kwargs in self.calls if signal == name]
+
+    @property
+    def names(self):
+        return [signal for signal, _, _ in self.calls]
+
+    def disconnect(self):
+        for signal in self.signals:
+            signal.disconnect(dispatch_uid="tests-heard")
+
+
+@pytest.fixture
+def heard():
+    """A receiver connected to every signal of cdp_bridge.signals for one test."""
+    listener = Heard()
+    yield listener
+    listener.disconnect()
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """``with committed():`` runs what the block leaves to run after commit, as a commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+# -- command output in colour -------------------------------------------------------------------
+
+ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture
+def palette(monkeypatch):
+    """The styles ``--force-color`` writes with (the default palette, whatever the environment)."""
+    from django.core.management.color import color_style
+
+    monkeypatch.delenv("DJANGO_COLORS", raising=False)
+    return color_style(force_color=True)
+
+
+def unstyled(text):
+    return ANSI_CODE.sub("", text)
+
+
+def command_output(name, *args, **options):
+    """What ``manage.py name args`` writes to standard output and error, as two strings."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command(name, *args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()

@@ -1,13 +1,16 @@
 """System checks: each rule reported with its stable id, the key path and a hint."""
 
+import io
 import re
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from cdp_bridge.checks import check_settings
+from cdp_bridge.checks import check_database, check_deployment, check_settings
 from cdp_bridge.conf import load_yaml
 from cdp_bridge.models import SegmentGroup
 
@@ -20,9 +23,22 @@ ACTIVATION = {
 }
 
 
+def every_check():
+    """The messages of every check, those of the database and deployment checks included."""
+    return [*check_settings(), *check_database(databases=["default"]), *check_deployment()]
+
+
 def messages_by_id(cdp_config, raw):
     cdp_config(raw)
-    return {message.id: message for message in check_settings()}
+    return {message.id: message for message in every_check()}
+
+
+def check_output(*args):
+    """What ``manage.py check`` (or another command, its checks run) writes, warnings included."""
+    out = io.StringIO()
+    checks_run = {} if args[0] == "check" else {"skip_checks": False}
+    call_command(*args, stdout=out, stderr=out, **checks_run)
+    return out.getvalue()
 
 
 def test_a_valid_configuration_passes_every_check(cdp_config, db):
@@ -156,6 +172,19 @@ def test_an_activation_whose_segment_group_does_not_exist_yet(cdp_config, db):
     assert "409" in message.hint
 
 
+def test_check_reads_the_database_only_when_given_one_and_migrate_does(cdp_config, db):
+    cdp_config({"system": {"default": {"cdp": {"activations": [ACTIVATION]}}}})
+    with CaptureQueriesContext(connection) as queries:
+        plain = check_output("check")
+    assert plain == "System check identified no issues (0 silenced).\n"
+    # (Django may probe what the database supports, once: none of cdp_bridge's tables.)
+    assert [q["sql"] for q in queries if "cdp_bridge" in q["sql"]] == []
+    assert "cdp_bridge.W001" in check_output("check", "--database", "default")
+    assert "cdp_bridge.W001" in check_output("migrate", "--verbosity", "0")
+    SegmentGroup.objects.create(identifier="cdp_audiences", name="CDP")
+    assert "cdp_bridge.W001" not in check_output("check", "--database", "default")
+
+
 @pytest.mark.parametrize(
     ("url", "debug", "warned"),
     [
@@ -176,6 +205,14 @@ def test_a_stream_base_url_that_is_not_https_outside_debug(
     assert ("cdp_bridge.W002" in messages) is warned
 
 
+def test_the_https_check_is_a_deployment_check(cdp_config, db):
+    cdp_config({"system": {"default": {"cdp": {"stream_base_url": "http://in.example"}}}})
+    assert "cdp_bridge.W002" not in check_output("check")
+    deploy = check_output("check", "--deploy")
+    assert "cdp_bridge.W002" in deploy
+    assert "cdp_bridge.W002" in check_output("check", "--deploy", "--tag", "security")
+
+
 def test_manage_py_check_fails_on_a_broken_configuration(cdp_config, db):
     cdp_config({"system": {"default": {"cdp": {"account_number": "twelve"}}}})
     with pytest.raises(SystemCheckError, match=r"cdp_bridge\.E003"):
@@ -192,7 +229,7 @@ def test_checks_name_keys_as_written_in_a_yaml_file(settings, tmp_path, db):
         " name_field: headline}\n"
     )
     settings.CDP_BRIDGE = load_yaml(path)
-    messages = {message.id: message for message in check_settings()}
+    messages = {message.id: message for message in every_check()}
     assert messages["cdp_bridge.W001"].obj == (
         "ibexa.system.default.cdp.activations[0].segment_group_identifier"
     )

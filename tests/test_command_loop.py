@@ -5,15 +5,18 @@ import signal
 
 import pytest
 from django.core.management.base import OutputWrapper
+from django.core.management.color import no_style
 from django.db import OperationalError, ProgrammingError
 
 from cdp_bridge.management.loop import CommandLoop
+
+from .conftest import unstyled
 
 
 @pytest.fixture
 def loop(monkeypatch):
     out, err = io.StringIO(), io.StringIO()
-    command_loop = CommandLoop(OutputWrapper(out), OutputWrapper(err))
+    command_loop = CommandLoop(OutputWrapper(out), OutputWrapper(err), no_style())
     command_loop.waits = []
     monkeypatch.setattr(command_loop, "pause", command_loop.waits.append)
     monkeypatch.setattr("django.db.connection.close", lambda: None)  # the test's own
@@ -74,3 +77,24 @@ def test_the_signal_handlers_are_given_back(loop):
 
     command_loop.run(one_pass, idle=lambda: 0.0)
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_in_colour_a_refusal_and_a_stop_request_are_warnings(loop, palette):
+    command_loop, out, err = loop
+    command_loop.style = palette
+    passes = []
+
+    def one_pass():
+        passes.append(1)
+        if len(passes) == 1:
+            raise OperationalError("could not connect to server")
+        command_loop.request_stop(signal.SIGTERM, None)
+        return 5.0
+
+    command_loop.run(one_pass, idle=lambda: 60.0)
+    (refusal,) = err.getvalue().splitlines()
+    assert refusal == palette.WARNING(unstyled(refusal))
+    assert out.getvalue().splitlines() == [
+        palette.WARNING("Stopping after the current pass (send the signal again to stop now)."),
+        palette.SUCCESS("Stopped."),
+    ]

@@ -1,5 +1,6 @@
 """cdp_run_schedule: firing, collapse of missed runs, the lease, refusals, --list, processes."""
 
+import re
 import signal
 import sys
 import time
@@ -10,6 +11,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.core.management.color import no_style
+from django.utils import timezone
 
 from cdp_bridge import tasks
 from cdp_bridge.celery import beat_schedule
@@ -24,7 +27,7 @@ from cdp_bridge.schedule import leases
 from cdp_bridge.schedule.listing import schedule_listing
 from cdp_bridge.schedule.runner import run_due_entries, run_entry_by_key
 
-from .conftest import STREAM_ID
+from .conftest import STREAM_ID, command_output, unstyled
 from .standalone import StandaloneSite, standalone_site
 
 pytestmark = pytest.mark.django_db
@@ -108,9 +111,9 @@ def test_a_crashed_runs_lease_lapses_and_the_entry_runs_again(cdp_config, users)
     fire = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     assert leases.claim(entry, fire, "dead-host:1", TEN_PAST)  # then the process died
     assert [o.status for o in run_due_entries(TEN_PAST + timedelta(minutes=3))] == ["busy"]
-    assert ", running" in schedule_listing(TEN_PAST + timedelta(minutes=3))
+    assert ", running" in schedule_listing(TEN_PAST + timedelta(minutes=3), no_style())
     after_lapse = TEN_PAST + leases.LEASE + timedelta(minutes=1)
-    assert ", interrupted" in schedule_listing(after_lapse)  # its process is gone
+    assert ", interrupted" in schedule_listing(after_lapse, no_style())  # its process is gone
     assert [o.status for o in run_due_entries(after_lapse)] == ["succeeded"]
     assert ExportRun.objects.count() == 1
 
@@ -159,7 +162,8 @@ def test_an_entry_with_an_invalid_interval_is_skipped_and_the_others_run(cdp_con
     assert list(beat_schedule()) == ["cdp_bridge user[1]: stream_user_data --no-draft"]
 
     output, errors = StringIO(), StringIO()
-    with pytest.raises(CommandError, match=r"2 scheduled export\(s\) did not run cleanly"):
+    failed = r"2 scheduled exports did not run cleanly \(user\[0\], user\[2\]\); see the lines"
+    with pytest.raises(CommandError, match=failed):
         call_command("cdp_run_schedule", stdout=output, stderr=errors)
     assert "user[0] refused: data_export.schedule.user[0].interval" in errors.getvalue()
     listing = StringIO()
@@ -177,7 +181,8 @@ def test_an_entry_with_an_invalid_interval_is_skipped_and_the_others_run(cdp_con
 
 def test_the_command_exits_non_zero_when_an_entry_fails_or_is_refused(cdp_config, users):
     cdp_config(schedule({"interval": "* * * * *", "options": "--bogus"}, {"interval": "* * * * *"}))
-    with pytest.raises(CommandError, match=r"1 scheduled export\(s\) did not run cleanly"):
+    failed = r"1 scheduled export did not run cleanly \(user\[0\]\); see the line above"
+    with pytest.raises(CommandError, match=failed):
         call_command("cdp_run_schedule", stdout=StringIO(), stderr=StringIO())
 
 
@@ -204,7 +209,7 @@ def test_list_shows_each_entry_in_words_with_last_and_next_run(cdp_config, users
     assert "REFUSED:" in before and "--unknown" in before
     run_due_entries()
     after = listing().split("\n\n")
-    assert ", succeeded" in after[0]
+    assert re.search(r"last run:  \d{4}-\d\d-\d\d \d\d:\d\d CES?T, succeeded", after[0])
     assert "last run:  never" in after[1]
 
 
@@ -389,3 +394,27 @@ def test_an_unmigrated_database_is_one_clear_line(tmp_path):
         assert result.returncode == 1, command
         assert "Traceback" not in result.stderr, result.stderr
         assert "run manage.py migrate" in result.stderr.lower(), result.stderr
+
+
+def test_in_colour_successes_refusals_and_the_listing_are_styled(cdp_config, users, palette):
+    cdp_config(
+        schedule(
+            {"interval": "* * * * *", "options": "--no-draft"},
+            {"interval": "* * * * *", "options": "--bogus"},
+        )
+    )
+    plain, _ = command_output("cdp_run_schedule", "--list")
+    assert "REFUSED:" in plain and "\x1b[" not in plain
+    listing, _ = command_output("cdp_run_schedule", "--list", force_color=True)
+    (refused,) = [line for line in listing.splitlines() if "REFUSED:" in line]
+    assert refused == palette.ERROR(unstyled(refused))
+    run_due_entries(timezone.now() - timedelta(minutes=2))  # seen: from now on they fire
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError):
+        call_command("cdp_run_schedule", stdout=out, stderr=err, force_color=True)
+    (succeeded,) = out.getvalue().splitlines()
+    assert succeeded == palette.SUCCESS(unstyled(succeeded))
+    assert unstyled(succeeded).startswith("user[0] succeeded: Streamed 5 users")
+    (refusal,) = err.getvalue().splitlines()
+    assert refusal == palette.ERROR(unstyled(refusal))
+    assert unstyled(refusal).startswith("user[1] refused: ")

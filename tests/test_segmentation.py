@@ -37,6 +37,16 @@ def test_groups_are_created_unlocked_and_loaded_by_identifier(group):
         segmentation.load_segment_group("missing")
 
 
+def test_of_two_connections_racing_only_the_first_locks_and_is_heard_of(group, heard, committed):
+    # Both read the group before either locked it, as two first deliveries arriving together.
+    first, second = SegmentGroup.objects.get(pk=group.pk), SegmentGroup.objects.get(pk=group.pk)
+    with committed():
+        segmentation.lock_segment_group(first)
+        segmentation.lock_segment_group(second)
+    assert second.locked_at == first.locked_at is not None
+    assert [sent["group"].pk for sent in heard.of("segment_group_locked")] == [group.pk]
+
+
 def test_an_unlocked_group_can_be_renamed_reidentified_and_deleted(group):
     segmentation.update_segment_group(group, name="Weekly newsletter", identifier="weekly")
     group.refresh_from_db()

@@ -35,6 +35,7 @@ from cdp_bridge.export.transports import (
     Transport,
 )
 from cdp_bridge.identity import PersonIdentifier
+from cdp_bridge.local_time import local_time
 from cdp_bridge.models import ExportRun
 from cdp_bridge.redaction import mask_secret
 from cdp_bridge.stream_ids import STREAM_ID_HINT, is_valid_stream_id
@@ -237,15 +238,14 @@ def _run_to_resume(options: ExportOptions, recorded: Any) -> ExportRun:
     ExportRun.objects.mark_interrupted()  # a run whose process died is not running any more
     latest: ExportRun | None = recorded.full().order_by("-started_at", "-pk").first()
     if latest is None or latest.status == ExportRun.Status.SUCCEEDED:
-        last = f" (the last one succeeded on {latest.started_at:%Y-%m-%d %H:%M})" if latest else ""
+        last = f" (the last one succeeded on {local_time(latest.started_at)})" if latest else ""
         raise ExportError(
             f"There is no failed full export of this stream to resume{last}. Run without --resume."
         )
     if latest.status == ExportRun.Status.RUNNING:
         raise ExportError(
             f"Export run {latest.pk} of this stream is still running (its last heartbeat was "
-            f"at {timezone.localtime(latest.heartbeat_at):%H:%M:%S}): let it finish, or stop "
-            "it, then resume."
+            f"at {local_time(latest.heartbeat_at)}): let it finish, or stop it, then resume."
         )
     return latest
 

@@ -9,7 +9,8 @@ from there (``--resume``) without skipping or losing rows.
 Progress is saved at most once a second (a commit per batch would cost more than reading
 it) and always when the run ends, however it ends. Only a process killed outright loses up to
 a second of progress, and resuming it resends those rows: harmless, as Raptor upserts them.
-Such a run stops renewing its heartbeat, and is then recorded as interrupted.
+Such a run stops renewing its heartbeat, and is then recorded as interrupted. However a run
+ends, ``export_finished`` is sent once it is recorded.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 
 from django.utils import timezone
 
+from cdp_bridge import signals
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.batches import Batch, split_into_batches
 from cdp_bridge.export.plan import ExportOptions, ExportPlan, plan_export
@@ -158,3 +160,4 @@ def _finish(run: ExportRun, status: str, error: str) -> None:
     run.error = error
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "finished_at", *PROGRESS_FIELDS])
+    signals.export_finished.send_after_commit(ExportRun, run=run)

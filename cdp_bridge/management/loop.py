@@ -15,18 +15,21 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import OutputWrapper
+from django.core.management.color import Style
 from django.db import DatabaseError, connection
 
 from cdp_bridge.management.database import database_refused
+from cdp_bridge.management.output import as_styled
 from cdp_bridge.management.stopping import Terminated
 
 
 class CommandLoop:
     """Runs a command's passes until it is stopped, writing what happens to its output."""
 
-    def __init__(self, stdout: OutputWrapper, stderr: OutputWrapper) -> None:
+    def __init__(self, stdout: OutputWrapper, stderr: OutputWrapper, style: Style) -> None:
         self.stdout = stdout
         self.stderr = stderr
+        self.style = style
         self.stopping = threading.Event()
 
     def run(self, one_pass: Callable[[], float], idle: Callable[[], float]) -> None:
@@ -45,18 +48,21 @@ class CommandLoop:
                 except DatabaseError as error:
                     wait = idle()
                     again = f"Trying again in {round(wait, 1):g} s."
-                    self.stderr.write(f"{database_refused(error)} {again}")
+                    refused = self.style.WARNING(f"{database_refused(error)} {again}")
+                    self.stderr.write(refused, as_styled)
                     connection.close()  # the next pass connects afresh
                 self.pause(wait)
         except KeyboardInterrupt:  # a second signal, in the middle of a pass
             self.stdout.write(
-                "Stopped in the middle of a pass; a full export continues with --resume."
+                self.style.WARNING(
+                    "Stopped in the middle of a pass; a full export continues with --resume."
+                )
             )
             return
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
-        self.stdout.write("Stopped.")
+        self.stdout.write(self.style.SUCCESS("Stopped."))
 
     def pause(self, seconds: float) -> None:
         """Wait between passes; a stop request ends the wait."""
@@ -65,5 +71,9 @@ class CommandLoop:
     def request_stop(self, signum: int, frame: FrameType | None) -> Any:
         if self.stopping.is_set():
             raise Terminated(f"Stopped by {signal.Signals(signum).name}.")
-        self.stdout.write("Stopping after the current pass (send the signal again to stop now).")
+        self.stdout.write(
+            self.style.WARNING(
+                "Stopping after the current pass (send the signal again to stop now)."
+            )
+        )
         self.stopping.set()

@@ -93,22 +93,22 @@ class StreamDataCommand(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity: int = options["verbosity"]
-        report = ProgressReport(
+        with ProgressReport(
             self.stdout,
+            self.style,
             notes=verbosity >= 1,
             bar=verbosity == 1 and options["progress"] and self.stdout.isatty(),
             lines=verbosity >= 2,
             payloads=verbosity >= 3,
-        )
-        try:
-            with sigterm_interrupts():
-                run = run_export(export_options(self.kind, options), report)
-        except (Exception, KeyboardInterrupt) as error:
-            raise CommandError(self.failure_line(error)) from error
-        finally:
-            report.end_line()
+        ) as report:
+            try:
+                with sigterm_interrupts():
+                    run = run_export(export_options(self.kind, options), report)
+            except (Exception, KeyboardInterrupt) as error:
+                raise CommandError(self.failure_line(error)) from error
+            report.finished(run)
         if verbosity >= 1:
-            self.stdout.write(summary(run))
+            self.stdout.write(self.style.SUCCESS(summary(run)))
 
     def failure_line(self, error: BaseException) -> str:
         """The one line that ends a run that did not succeed (it is recorded as it ended)."""

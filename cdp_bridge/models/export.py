@@ -9,7 +9,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cdp_bridge import signals
 from cdp_bridge.conf.kinds import EXPORT_KINDS
+from cdp_bridge.local_time import local_time
 from cdp_bridge.redaction import mask_secret
 
 # A running export renews its heartbeat every minute, whatever it is doing (reading, sending,
@@ -35,13 +37,24 @@ class ExportRunQuerySet(models.QuerySet["ExportRun"]):
         return self.filter(draft=False)
 
     def mark_interrupted(self, now: datetime | None = None) -> int:
-        """Record runs whose process died (their heartbeat lapsed) as interrupted; how many."""
+        """Record runs whose process died (their heartbeat lapsed) as interrupted; how many.
+
+        Each sends ``export_finished``: its ending is known now. Runs are marked one by one, so
+        that of two processes noticing the same run, only the one that marks it sends it.
+        """
         cutoff = (now or timezone.now()) - HEARTBEAT_LAPSE
-        return self.filter(status=ExportRun.Status.RUNNING, heartbeat_at__lt=cutoff).update(
-            status=ExportRun.Status.INTERRUPTED,
-            finished_at=F("heartbeat_at"),
-            error=INTERRUPTED_WITHOUT_A_WORD,
-        )
+        lapsed = self.filter(status=ExportRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+        marked = 0
+        for pk in list(lapsed.values_list("pk", flat=True)):
+            if lapsed.filter(pk=pk).update(
+                status=ExportRun.Status.INTERRUPTED,
+                finished_at=F("heartbeat_at"),
+                error=INTERRUPTED_WITHOUT_A_WORD,
+            ):
+                marked += 1
+                run = ExportRun.objects.using(self.db).get(pk=pk)
+                signals.export_finished.send_after_commit(ExportRun, run=run)
+        return marked
 
 
 class ExportRun(models.Model):
@@ -114,8 +127,7 @@ class ExportRun(models.Model):
 
     def __str__(self) -> str:
         mode = "draft" if self.draft else "full"
-        started = f"{self.started_at:%Y-%m-%d %H:%M}"
-        return f"{self.kind} ({self.source or '-'}, {mode}) {started}"
+        return f"{self.kind} ({self.source or '-'}, {mode}) {local_time(self.started_at)}"
 
     @property
     def masked_stream_id(self) -> str:

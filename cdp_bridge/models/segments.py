@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from cdp_bridge.exceptions import SegmentGroupLocked
+from cdp_bridge.local_time import local_time
 
 # The transaction-local PostgreSQL setting that lets the sync engine's statements past the
 # triggers; raw SQL that must write a locked group's segments can set it too.
@@ -61,7 +62,7 @@ def locked_error(identifier: str, locked_at: datetime, action: str) -> SegmentGr
     """The refusal of ``action`` on a locked group."""
     return SegmentGroupLocked(
         f"Cannot {action}: the segment group {identifier!r} is connected to a CDP "
-        f"activation (locked since {locked_at:%Y-%m-%d %H:%M} UTC) and is managed "
+        f"activation (locked since {local_time(locked_at)}) and is managed "
         "by the CDP alone. Create a new group instead."
     )
 

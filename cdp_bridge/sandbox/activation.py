@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from django.utils.translation import ngettext
 
 from cdp_bridge import USER_AGENT
 from cdp_bridge.sandbox.audience_file import ActivationDefinition, AudienceFile
@@ -161,7 +162,7 @@ class Activation:
                     parts.extend(self.snapshot_parts(head, current, state))
                     continue
                 combined.append({**head, "sync": "full", "members": current})
-                described.append(f"{identifier} full ({len(current)} members)")
+                described.append(f"{identifier} full ({_members(len(current))})")
             else:
                 added = sorted(state.members - previous.members, key=_id_order)
                 removed = sorted(previous.members - state.members, key=_id_order)
@@ -209,7 +210,7 @@ class Activation:
                 {head["id"]: state} if number == count else {}
             )
             describes = (
-                f"{head['id']} full, snapshot part {number} of {count} ({len(chunk)} members)"
+                f"{head['id']} full, snapshot part {number} of {count} ({_members(len(chunk))})"
             )
             parts.append(Delivery(body, acknowledges, describes))
         return parts
@@ -405,8 +406,12 @@ def _accepted(status: int, answer: dict[str, Any]) -> str:
                 f"; stale on the site (it holds a later sequence): {', '.join(map(str, stale))}"
             )
         if unknown:
-            words += f"; {unknown} members unknown to the site"
+            words += f"; {_members(unknown)} unknown to the site"
     return words
+
+
+def _members(count: int) -> str:
+    return ngettext("%(count)d member", "%(count)d members", count) % {"count": count}
 
 
 def _seconds(value: str | None) -> float | None:

@@ -4,47 +4,50 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.utils import timezone
+from django.core.management.color import Style
 
+from cdp_bridge.local_time import local_time
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule.clock import describe, next_fire_time
 from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports
 
 
-def schedule_listing(now: datetime) -> str:
-    """One block per schedule entry, for ``cdp_run_schedule --list``."""
+def schedule_listing(now: datetime, style: Style) -> str:
+    """One block per schedule entry, for ``cdp_run_schedule --list``; ``style`` marks refused
+    entries and last runs that did not succeed."""
     scheduled = scheduled_exports()
     if not scheduled:
-        return "No scheduled exports: add them under data_export.schedule."
+        return style.WARNING("No scheduled exports: add them under data_export.schedule.")
     keys = [item.entry.key for item in scheduled if item.entry is not None]
     states = {state.entry_key: state for state in ScheduleState.objects.filter(entry_key__in=keys)}
-    return "\n\n".join(_block(item, states, now) for item in scheduled)
+    return "\n\n".join(_block(item, states, now, style) for item in scheduled)
 
 
-def _block(item: ScheduledExport, states: dict[str, ScheduleState], now: datetime) -> str:
+def _block(
+    item: ScheduledExport, states: dict[str, ScheduleState], now: datetime, style: Style
+) -> str:
     entry = item.entry
+    refused = style.ERROR(f"  REFUSED:   {item.problem}")
     if entry is None:
-        return f"{item.name}: not read from the configuration\n  REFUSED:   {item.problem}"
+        return f"{item.name}: not read from the configuration\n{refused}"
     lines = [
         f"{item.name}: stream_{entry.kind}_data {entry.options}".rstrip()
         + f" (scope {entry.scope})",
         f"  interval:  {entry.interval} ({describe(entry.interval)})",
-        f"  last run:  {_last_run(states.get(entry.key), now)}",
-        f"  next run:  {_local(next_fire_time(entry.interval, now))}",
+        _last_run(states.get(entry.key), now, style),
+        f"  next run:  {local_time(next_fire_time(entry.interval, now))}",
     ]
     if item.problem:
-        lines.append(f"  REFUSED:   {item.problem}")
+        lines.append(refused)
     return "\n".join(lines)
 
 
-def _last_run(state: ScheduleState | None, now: datetime) -> str:
+def _last_run(state: ScheduleState | None, now: datetime, style: Style) -> str:
     if state is None or state.last_started_at is None:
-        return "never"
-    text = f"{_local(state.last_started_at)}, {state.shown_result(now)}"
+        return "  last run:  never"
+    result = state.shown_result(now)
+    text = f"  last run:  {local_time(state.last_started_at)}, {result}"
     if state.last_error:
         text += f": {state.last_error}"
-    return text
-
-
-def _local(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+    unfinished = (ScheduleState.Result.FAILED, ScheduleState.Result.INTERRUPTED)
+    return style.WARNING(text) if result in unfinished else text

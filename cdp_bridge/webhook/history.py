@@ -14,6 +14,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cdp_bridge import signals
 from cdp_bridge.exceptions import WebhookRejected
 from cdp_bridge.models import WebhookDelivery
 from cdp_bridge.models.webhook import MAX_DELIVERY_ID_LENGTH
@@ -52,12 +53,16 @@ def record_rejection(
 
 
 def mark_applied(record: WebhookDelivery, result: SyncResult) -> None:
-    """Inside the transaction that applied it: the delivery is applied, with its result."""
+    """Inside the transaction that applied it: the delivery is applied, with its result.
+
+    ``delivery_applied`` is sent once that transaction commits.
+    """
     record.status = Status.APPLIED
     record.result = result.as_json()
     record.processed_at = timezone.now()
     record.attempts += 1
     record.save(update_fields=["status", "result", "processed_at", "attempts"])
+    signals.delivery_applied.send_after_commit(WebhookDelivery, delivery=record, result=result)
 
 
 def mark_duplicate(record: WebhookDelivery, holder: WebhookDelivery) -> WebhookDelivery:
@@ -74,7 +79,10 @@ def mark_duplicate(record: WebhookDelivery, holder: WebhookDelivery) -> WebhookD
 def record_failure(record: WebhookDelivery, error: Exception) -> None:
     """After a rollback: keep the delivery as failed (or rejected), without its key.
 
-    The caller reports the error: a request's through Django, a queued delivery's in the log.
+    ``record`` is updated to say so. The caller reports the error: a request's through Django, a
+    queued delivery's in the log. A failed delivery (one the site could not apply, which a
+    re-apply can) sends ``delivery_failed`` once recorded; a rejected one was the sender's
+    mistake, and its answer says so.
     """
     fields: dict[str, Any] = {
         "status": Status.FAILED,
@@ -91,10 +99,16 @@ def record_failure(record: WebhookDelivery, error: Exception) -> None:
             updated = WebhookDelivery.objects.filter(pk=record.pk).update(
                 attempts=F("attempts") + 1, **fields
             )
-            if not updated:
+            if updated:
+                record.refresh_from_db(fields=[*fields, "attempts"])
+            else:
                 for name, value in {**fields, "pk": None, "attempts": 1}.items():
                     setattr(record, name, value)
                 record.save(force_insert=True)
+            if record.status == Status.FAILED:
+                signals.delivery_failed.send_after_commit(
+                    WebhookDelivery, delivery=record, error=error
+                )
     except DatabaseError:
         logger.warning("Could not record the failure of a webhook delivery", exc_info=True)
 

@@ -86,7 +86,6 @@ def process_delivery(pk: int) -> WebhookDelivery | None:
             raise
         logger.error("Queued webhook delivery %s failed", record.reference, exc_info=error)
         history.record_failure(record, error)
-        record.refresh_from_db()
         return record
     logger.info("Applied queued webhook delivery %s: %s", record.reference, history.summary(result))
     return record

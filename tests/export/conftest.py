@@ -185,3 +185,21 @@ def recorded_run(status="running", *, draft=False, **recorded):
     ExportRun.objects.filter(pk=run.pk).update(**times)
     run.refresh_from_db()
     return run
+
+
+@pytest.fixture
+def streaming_site(tmp_path, httpserver):
+    """A site in a database of its own (for real processes) with five users, streaming to the
+    receiver on loopback."""
+    from tests.standalone import standalone_site
+
+    environment = {"CDP_STREAM_BASE_URL": httpserver.url_for("/"), "CDP_EXPORT_DIR": "unused"}
+    for site in standalone_site(tmp_path, "tests.settings_stream_file", environment):
+        seeded = site.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User; "
+            "User.objects.bulk_create([User(username=f'u{i}') for i in range(5)])",
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        yield site

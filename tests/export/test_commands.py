@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,10 +20,9 @@ from django.db import connection
 from django.utils import timezone
 
 from cdp_bridge.models import ExportRun
-from tests.standalone import standalone_site
 from tests.testapp.models import Article, Product
 
-from ..conftest import STREAM_ID
+from ..conftest import STREAM_ID, command_output, unstyled
 from .conftest import ACCOUNT, SOURCES, recorded_run
 
 pytestmark = pytest.mark.django_db
@@ -310,7 +309,8 @@ def test_resume_needs_a_failed_full_export(export_config, receiver):
     with pytest.raises(CommandError, match="There is no failed full export of this stream"):
         stream("stream_user_data", "--no-draft", "--resume")
     stream("stream_user_data", "--no-draft")
-    with pytest.raises(CommandError, match="the last one succeeded on"):
+    succeeded = r"the last one succeeded on \d{4}-\d\d-\d\d \d\d:\d\d UTC\)"
+    with pytest.raises(CommandError, match=succeeded):
         stream("stream_user_data", "--no-draft", "--resume")
 
 
@@ -324,15 +324,20 @@ def killed_run(last_key, rows, heartbeat_age):
     )
 
 
-def test_resume_continues_a_run_whose_process_died_and_says_which(export_config, receiver):
+def test_resume_continues_a_run_whose_process_died_and_says_which(
+    export_config, receiver, settings
+):
+    settings.TIME_ZONE = "America/New_York"
     export_config()
     pks = users(6)
     killed = killed_run(pks[3], 4, timedelta(minutes=6))
+    ExportRun.objects.filter(pk=killed.pk).update(
+        started_at=datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+    )
     output = stream("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
     assert output.splitlines()[0] == (
-        f"Continuing export run {killed.pk} (interrupted, started "
-        f"{timezone.localtime(killed.started_at):%Y-%m-%d %H:%M}) after the 4 users it sent, "
-        f"from key {pks[3]}."
+        f"Continuing export run {killed.pk} (interrupted, started 2026-12-01 10:30 EST) after "
+        f"the 4 users it sent, from key {pks[3]}."
     )
     assert [row["id"] for row in receiver.rows] == pks[4:]
     killed.refresh_from_db()
@@ -484,7 +489,7 @@ def test_verbosity_two_prints_a_line_per_batch_and_three_the_payloads(export_con
     output = stream("stream_user_data", "--batch-size", "2", verbosity=2)
     lines = output.splitlines()
     assert lines[0].startswith("Batch 1: 2 rows, ")
-    assert lines[1].startswith("Batch 2: 1 rows, ")
+    assert lines[1].startswith("Batch 2: 1 row, ")  # in agreement with its number
     assert lines[2].startswith("Streamed 3 users in 2 batches")
     payloads = stream("stream_user_data", "--batch-size", "2", verbosity=3)
     assert '"login":"user000"' in payloads
@@ -597,52 +602,44 @@ def test_every_run_is_recorded(export_config, receiver):
 
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_ends_a_retry_after_wait_with_one_line_and_resume_continues(
-    tmp_path, httpserver, receiver
+    streaming_site, receiver
 ):
     """A real process, waiting out the hour a CDP asked for, stopped by a deployment."""
-    environment = {"CDP_STREAM_BASE_URL": httpserver.url_for("/"), "CDP_EXPORT_DIR": "unused"}
-    for site in standalone_site(tmp_path, "tests.settings_stream_file", environment):
-        seeded = site.manage(
-            "shell",
-            "-c",
-            "from django.contrib.auth.models import User; "
-            "User.objects.bulk_create([User(username=f'u{i}') for i in range(5)])",
-        )
-        assert seeded.returncode == 0, seeded.stderr
-        receiver.outcomes = [200, (503, "86400")]
-        receiver.down_after = 1
-        export = subprocess.Popen(
-            [sys.executable, "-m", "django", "stream_user_data", "--no-draft", "--batch-size", "2"],
-            cwd=ROOT,
-            env=site.environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while receiver.attempts < 2:  # batch 1 accepted, batch 2 told to wait a day
-                assert time.monotonic() < deadline and export.poll() is None, export.stderr
-                time.sleep(0.05)
-            export.send_signal(signal.SIGTERM)
-            _, errors = export.communicate(timeout=30)
-        finally:
-            export.kill()
-        assert export.returncode == 1
-        assert errors.splitlines()[-1] == (
-            "CommandError: Stopped by SIGTERM. A full export continues with --resume."
-        ), errors
-        assert "waiting 3600 s, the most stream_file.max_retry_after allows" in errors
-        assert "Traceback" not in errors
-        assert site.query("list(ExportRun.objects.values_list('status', 'rows'))") == [
-            ["interrupted", 2]
-        ]
+    site = streaming_site
+    receiver.outcomes = [200, (503, "86400")]
+    receiver.down_after = 1
+    export = subprocess.Popen(
+        [sys.executable, "-m", "django", "stream_user_data", "--no-draft", "--batch-size", "2"],
+        cwd=ROOT,
+        env=site.environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while receiver.attempts < 2:  # batch 1 accepted, batch 2 told to wait a day
+            assert time.monotonic() < deadline and export.poll() is None, export.stderr
+            time.sleep(0.05)
+        export.send_signal(signal.SIGTERM)
+        _, errors = export.communicate(timeout=30)
+    finally:
+        export.kill()
+    assert export.returncode == 1
+    assert errors.splitlines()[-1] == (
+        "CommandError: Stopped by SIGTERM. A full export continues with --resume."
+    ), errors
+    assert "waiting 3600 s, the most stream_file.max_retry_after allows" in errors
+    assert "Traceback" not in errors
+    assert site.query("list(ExportRun.objects.values_list('status', 'rows'))") == [
+        ["interrupted", 2]
+    ]
 
-        receiver.down_after = None
-        resumed = site.manage("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
-        assert resumed.returncode == 0, resumed.stderr
-        assert resumed.stdout.startswith("Continuing export run 1 (interrupted, started ")
-        assert sorted(row["id"] for row in receiver.rows) == [1, 2, 3, 4, 5]
+    receiver.down_after = None
+    resumed = site.manage("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("Continuing export run 1 (interrupted, started ")
+    assert sorted(row["id"] for row in receiver.rows) == [1, 2, 3, 4, 5]
 
 
 def test_a_failure_from_the_command_line_is_one_line_and_a_non_zero_exit(tmp_path):
@@ -664,3 +661,28 @@ def test_a_failure_from_the_command_line_is_one_line_and_a_non_zero_exit(tmp_pat
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_force_color_shows_the_summary_as_a_success_and_plain_output_has_no_colour(
+    export_config, receiver, palette
+):
+    export_config()
+    users(2)
+    plain, _ = command_output("stream_user_data")
+    assert "\x1b[" not in plain
+    coloured, _ = command_output("stream_user_data", force_color=True)
+    (summary_line,) = coloured.splitlines()
+    assert unstyled(summary_line).startswith("Streamed 2 users in 1 batch to stream 0a1b…4c5d")
+    assert summary_line == palette.SUCCESS(unstyled(summary_line))
+
+
+def test_force_color_shows_which_run_a_resume_continues_as_a_notice(
+    export_config, receiver, palette
+):
+    export_config()
+    pks = users(4)
+    killed_run(pks[1], 2, timedelta(minutes=6))
+    out, _ = command_output("stream_user_data", "--no-draft", "--resume", force_color=True)
+    note = out.splitlines()[0]
+    assert unstyled(note).startswith("Continuing export run ")
+    assert note == palette.NOTICE(unstyled(note))

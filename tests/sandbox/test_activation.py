@@ -89,6 +89,13 @@ def test_the_first_sync_is_full_and_later_ones_deltas_against_what_the_site_ackn
     assert set(WebhookDelivery.objects.values_list("delivery_id", flat=True)) == set(ids)
 
 
+def test_what_an_activation_sent_is_counted_in_words_that_agree_with_the_number(exported, webhook):
+    one = {"id": "one-user", "all": [{"have": "login", "in": ["user0"]}]}
+    exported.define([one], [exported.site_activation(webhook, ["one-user"])])
+    [report] = exported.activate()
+    assert report.lines == ["one-user full (1 member): 200 applied"]
+
+
 def test_a_large_audience_is_sent_in_snapshot_parts_applied_when_the_last_arrives(
     exported, webhook
 ):

@@ -11,6 +11,8 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
+from ..conftest import command_output
+
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_LIMIT = 30  # seconds; a limit, not a measurement
 
@@ -159,3 +161,18 @@ def test_while_serving_it_can_activate_every_few_seconds(tmp_path):
         ]
         * 2
     )
+
+
+def test_in_colour_what_an_activation_did_is_a_success(tmp_path, palette):
+    audiences = tmp_path / "audiences.yaml"
+    audiences.write_text(
+        "audiences: [{id: a, all: [{did: buy}]}]\n"
+        "activations:\n"
+        "  - {name: shop, client_id: c, client_secret: s, base_url: 'http://127.0.0.1:9/cdp/webhook',\n"
+        "     segment_group_identifier: g, audiences: []}\n"
+    )
+    args = ("activate", "--data", str(tmp_path), "--audiences", str(audiences))
+    plain, _ = command_output("cdp_sandbox", *args)
+    assert plain == "Activation shop: nothing changed since the last sync: nothing sent\n"
+    coloured, _ = command_output("cdp_sandbox", *args, force_color=True)
+    assert coloured == palette.SUCCESS(plain.rstrip("\n")) + "\n"

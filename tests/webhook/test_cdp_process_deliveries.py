@@ -14,8 +14,10 @@ from django.db import OperationalError
 from cdp_bridge.management.loop import CommandLoop
 from cdp_bridge.models import WebhookDelivery
 
+from ..conftest import command_output
 from ..standalone import standalone_site
 from .conftest import audience, delivery, ids, members, post
+from .test_deliveries import fail_membership_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +52,7 @@ def test_it_applies_the_queued_deliveries_and_says_so(queue_delivery):
 def test_limit_bounds_one_pass(queue_delivery):
     queue_delivery(0)
     queue_delivery(1)
-    assert run("--limit", "1")[0].startswith("Processed 1 queued deliveries")
+    assert run("--limit", "1")[0].startswith("Processed 1 queued delivery")
     assert WebhookDelivery.objects.filter(status="queued").count() == 1
 
 
@@ -68,7 +70,7 @@ def test_loop_keeps_waiting_for_deliveries_until_sigterm(queue_delivery, monkeyp
     monkeypatch.setattr(CommandLoop, "pause", pause)
     out, _ = run("--loop", "--interval", "2")
     processed = (
-        "Processed 1 queued deliveries: 1 applied, 0 failed (see the admin's webhook deliveries)."
+        "Processed 1 queued delivery: 1 applied, 0 failed (see the admin's webhook deliveries)."
     )
     assert out.splitlines() == [
         "Applying queued deliveries, looking every 2 s; stop with SIGTERM or Ctrl-C.",
@@ -157,10 +159,27 @@ def test_loop_waits_out_missing_tables_then_applies_deliveries(unmigrated_site):
         assert migrated.returncode == 0, migrated.stderr
         queued = site.manage("shell", "-c", QUEUE_A_DELIVERY)
         assert queued.returncode == 0, queued.stderr
-        next_line_containing("Processed 1 queued deliveries: 1 applied")
+        next_line_containing("Processed 1 queued delivery: 1 applied")
         loop.send_signal(signal.SIGTERM)
         next_line_containing("Stopped.")
         assert loop.wait(timeout=30) == 0
     finally:
         loop.kill()
     assert site.query("SegmentMembership.objects.filter(segment__identifier='cats').count()") == 3
+
+
+def test_in_colour_a_clean_pass_is_a_success_and_one_with_failures_a_warning(
+    queue_delivery, palette, monkeypatch
+):
+    see = "(see the admin's webhook deliveries)."
+    queue_delivery(0)
+    out, _ = command_output("cdp_process_deliveries", force_color=True)
+    assert out == palette.SUCCESS(f"Processed 1 queued delivery: 1 applied, 0 failed {see}") + "\n"
+    queue_delivery(1)
+    queue_delivery(2)
+    fail_membership_writes(monkeypatch, RuntimeError("boom"))
+    out, _ = command_output("cdp_process_deliveries", force_color=True)
+    failed = f"Processed 2 queued deliveries: 0 applied, 2 failed {see}"
+    assert out == palette.WARNING(failed) + "\n"
+    queue_delivery(3)
+    assert "\x1b[" not in command_output("cdp_process_deliveries")[0]

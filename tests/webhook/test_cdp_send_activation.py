@@ -102,3 +102,15 @@ def test_a_token_refused_by_the_site_is_its_oauth_error_not_an_unreachable_site(
     assert str(refused.value) == (
         "The token endpoint answered 401 invalid_client: unknown client id or wrong client secret."
     )
+
+
+def test_in_colour_the_answer_is_a_success_and_the_body_stays_plain(
+    webhook, group, delivery_file, palette
+):
+    out = io.StringIO()
+    call_command(
+        "cdp_send_activation", str(delivery_file), "--url", webhook, stdout=out, force_color=True
+    )
+    status, body = out.getvalue().split("\n", 1)
+    assert status == palette.SUCCESS("200 applied")
+    assert json.loads(body)["status"] == "applied"

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from django.utils.translation import ngettext
 
 from cdp_bridge import conf
 from cdp_bridge.exceptions import ConfigurationError
@@ -41,7 +42,7 @@ class Command(BaseCommand):
                 f"Applying queued deliveries, looking every {interval:g} s; stop with SIGTERM "
                 "or Ctrl-C."
             )
-            CommandLoop(self.stdout, self.stderr).run(
+            CommandLoop(self.stdout, self.stderr, self.style).run(
                 lambda: 0.0 if self.run_once(limit, quiet=True) else interval,
                 idle=lambda: interval,
             )
@@ -58,10 +59,15 @@ class Command(BaseCommand):
             processed = process_queued(limit)
         except ConfigurationError as error:
             raise CommandError(str(error)) from None
+        count = len(processed)
         applied = sum(record.status == WebhookDelivery.Status.APPLIED for record in processed)
         if processed or not quiet:
-            self.stdout.write(
-                f"Processed {len(processed)} queued deliveries: {applied} applied, "
-                f"{len(processed) - applied} failed (see the admin's webhook deliveries)."
-            )
-        return len(processed)
+            line = ngettext(
+                "Processed %(count)d queued delivery: %(applied)d applied, %(failed)d failed "
+                "(see the admin's webhook deliveries).",
+                "Processed %(count)d queued deliveries: %(applied)d applied, %(failed)d failed "
+                "(see the admin's webhook deliveries).",
+                count,
+            ) % {"count": count, "applied": applied, "failed": count - applied}
+            self.stdout.write((self.style.WARNING if applied < count else self.style.SUCCESS)(line))
+        return count

@@ -9,11 +9,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from cdp_bridge.conf import cdp_settings
 from cdp_bridge.exceptions import ConfigurationError
 from cdp_bridge.management.database import database_refused
 from cdp_bridge.management.loop import CommandLoop
+from cdp_bridge.management.output import as_styled
 from cdp_bridge.management.stopping import sigterm_interrupts
 from cdp_bridge.schedule.clock import require_aware_times
 from cdp_bridge.schedule.listing import schedule_listing
@@ -52,11 +54,13 @@ class Command(BaseCommand):
             raise CommandError(f"{error} Fix the configuration, then run again.") from None
         if loop:
             self.stdout.write("Running the schedule every minute; stop with SIGTERM or Ctrl-C.")
-            CommandLoop(self.stdout, self.stderr).run(self.one_pass, idle=_seconds_to_next_minute)
+            CommandLoop(self.stdout, self.stderr, self.style).run(
+                self.one_pass, idle=_seconds_to_next_minute
+            )
             return
         try:
             if list_entries:
-                self.stdout.write(schedule_listing(timezone.now()))
+                self.stdout.write(schedule_listing(timezone.now(), self.style))
             else:
                 with sigterm_interrupts():
                     self.report(run_due_entries(), fail_on_errors=True)
@@ -77,14 +81,21 @@ class Command(BaseCommand):
             line = f"{outcome.name} {outcome.status}"
             line += f": {outcome.detail}" if outcome.detail else ""
             if outcome.status in ("failed", "refused"):
-                self.stderr.write(line)
-            elif outcome.status == "succeeded" or self.verbosity >= 2:
+                self.stderr.write(self.style.ERROR(line), as_styled)
+            elif outcome.status == "succeeded":
+                self.stdout.write(self.style.SUCCESS(line))
+            elif self.verbosity >= 2:
                 self.stdout.write(line)
         if failed and fail_on_errors:
-            names = ", ".join(outcome.name for outcome in failed)
             raise CommandError(
-                f"{len(failed)} scheduled export(s) did not run cleanly ({names}); "
-                "see the lines above, and cdp_run_schedule --list."
+                ngettext(
+                    "%(count)d scheduled export did not run cleanly (%(names)s); see the line "
+                    "above, and cdp_run_schedule --list.",
+                    "%(count)d scheduled exports did not run cleanly (%(names)s); see the lines "
+                    "above, and cdp_run_schedule --list.",
+                    len(failed),
+                )
+                % {"count": len(failed), "names": ", ".join(outcome.name for outcome in failed)}
             )
 
 

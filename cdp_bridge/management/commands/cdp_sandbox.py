@@ -80,20 +80,21 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         url = sandbox.url
-        self.stdout.write(
+        banner = (
             f"CDP sandbox at {url}/ (state in {options['data']}, audiences from "
             f"{sandbox.audiences.path or 'no file'}; failures: {faults.describe()}).\n"
             f"Point the site at it: stream_base_url {url}, tracking.script_url "
             f"{url}/tracking/raptor.js, tracking.server_url {url}, membership.base_url {url}.\n"
-            "Quit with CONTROL-C.",
+            "Quit with CONTROL-C."
         )
+        self.stdout.write(self.style.SUCCESS(banner))
         try:
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
         sandbox.stop()
-        self.stdout.write("CDP sandbox stopped.")
+        self.stdout.write(self.style.SUCCESS("CDP sandbox stopped."))
 
     def activate(self, options: dict[str, Any]) -> None:
         store = Store(options["data"])
@@ -118,4 +119,4 @@ class Command(BaseCommand):
             store.close()
         for report in reports:
             for line in report.lines:
-                self.stdout.write(f"Activation {report.name}: {line}")
+                self.stdout.write(self.style.SUCCESS(f"Activation {report.name}: {line}"))

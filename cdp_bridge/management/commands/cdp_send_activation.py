@@ -55,7 +55,8 @@ class Command(BaseCommand):
         answer = _json(response)
         if response.status_code >= 400:
             raise CommandError(f"The webhook answered {response.status_code} {_reason(response)}")
-        self.stdout.write(f"{response.status_code} {answer.get('status', '')}".rstrip())
+        status = f"{response.status_code} {answer.get('status', '')}".rstrip()
+        self.stdout.write(self.style.SUCCESS(status))
         self.stdout.write(json.dumps(answer, indent=2))
 
     def activation(self, scope_name: str, client_id: str | None) -> Activation:
