@@ -15,7 +15,9 @@ from .conftest import TODAY, days_ago, on
 
 
 def export_run(day, hour, seconds, **fields):
-    """A finished run started on ``day`` at ``hour`` UTC that took ``seconds``."""
+    """A finished run started on ``day`` at ``hour`` UTC that took ``seconds`` (succeeded unless
+    ``status`` says otherwise: a run left ``running`` would be marked interrupted by the page)."""
+    fields.setdefault("status", "succeeded")
     with on(day, hour):
         run = ExportRun.objects.create(scope="default", transport="memory", **fields)
     run.finished_at = run.started_at + timedelta(seconds=seconds)
