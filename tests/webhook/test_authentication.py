@@ -296,6 +296,26 @@ def test_a_deeply_nested_token_is_401_not_an_error(client, group, no_error_logge
     assert response.json()["error"]["code"] == "invalid_credentials"
 
 
+@pytest.mark.parametrize("timestamp", [None, "!!", ""])
+def test_a_well_signed_token_without_a_usable_timestamp_is_401_malformed_not_an_error(
+    client, group, caplog, no_error_logged, timestamp
+):
+    """Signed with a client secret, but not by the token endpoint: no timestamp, or one that
+    is not base62."""
+    claims = signing.b64_encode(json.dumps({"client_id": CLIENT_ID}).encode()).decode()
+    value = claims if timestamp is None else f"{claims}:{timestamp}"
+    forged = signing.Signer(key=GOOD_SECRET, salt="cdp_bridge.webhook.token").sign(value)
+    response = post(client, delivery(audience()), auth=f"Bearer {forged}")
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "invalid_credentials",
+        "the bearer token is malformed.",
+    )
+    [refusal] = [r for r in caplog.records if r.name == "cdp_bridge.webhook"]
+    assert refusal.levelno == logging.WARNING
+
+
 def test_a_token_request_with_too_many_fields_is_400_not_an_error(client, group, no_error_logged):
     form = "&".join(f"f{index}=" for index in range(1_100))
     response = client.post(
