@@ -186,8 +186,15 @@ def _encodable(text: str) -> bool:
 
 
 def pointer_token(key: str) -> str:
-    """A key escaped for a JSON pointer (RFC 6901)."""
-    return key.replace("~", "~0").replace("/", "~1")
+    """A key escaped for a JSON pointer (RFC 6901).
+
+    NUL and unpaired surrogates, which no answer can encode and no database column store, are
+    written as the ``\\u0000`` escapes the sender wrote them with.
+    """
+    token = key.replace("~", "~0").replace("/", "~1")
+    if "\x00" in token or not _encodable(token):
+        token = token.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\u0000")
+    return token
 
 
 def _too_large(limit: int, *, decompressed: bool = False) -> PayloadTooLarge:

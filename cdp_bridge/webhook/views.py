@@ -145,7 +145,20 @@ class JsonErrorView(APIView):
         error = self.describe_error(exc)
         if error is None:
             return self.internal_error(exc)
-        return Response(self.error_body(error), status=error.status, headers=error.headers)
+        response = Response(self.error_body(error), status=error.status, headers=error.headers)
+        if error.status == 503:
+            # An outage, not a bug: a warning, where Django would log any 5xx as an ERROR (and
+            # mail it to the ADMINS) once per request the CDP retries. Logged here, it is not
+            # logged again (``_has_been_logged``).
+            request: HttpRequest = getattr(self.request, "_request", self.request)
+            log_response(
+                "Service Unavailable: %s",
+                request.path,
+                response=response,
+                request=request,
+                level="warning",
+            )
+        return response
 
     def describe_error(self, exc: Exception) -> HttpError | None:
         """The answer to an expected error; None for an unexpected one (a 500)."""
