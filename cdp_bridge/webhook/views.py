@@ -41,6 +41,7 @@ from cdp_bridge.exceptions import (
     PayloadTooLarge,
     SegmentGroupMismatch,
     SegmentGroupNotFound,
+    UnreadableBody,
     UnsupportedMediaType,
     WebhookRejected,
 )
@@ -68,6 +69,7 @@ MAX_TOKEN_REQUEST_BYTES = 16 * 1024
 REFUSAL_STATUS: dict[type[WebhookRejected], int] = {
     InvalidJson: 400,
     InvalidPayload: 400,
+    UnreadableBody: 400,
     SegmentGroupMismatch: 403,
     SegmentGroupNotFound: 409,
     LengthRequired: 411,

@@ -14,7 +14,16 @@ from cdp_bridge.models import Segment, SegmentMembership, SnapshotPart, WebhookD
 from cdp_bridge.webhook.signatures import signature_header
 
 from ..conftest import GOOD_SECRET
-from .conftest import CLIENT_ID, SIGNING_SECRET, audience, delivery, ids, members
+from .conftest import (
+    CLIENT_ID,
+    SIGNING_SECRET,
+    audience,
+    basic,
+    delivery,
+    ids,
+    members,
+    raw_post,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,6 +173,26 @@ def test_a_chunked_body_the_server_cannot_decode_is_411_with_a_clear_error(webho
     assert error["code"] == "length_required"
     assert "Content-Length" in error["message"]
     assert not Segment.objects.exists()
+
+
+def test_a_body_shorter_than_its_content_length_is_400_and_not_applied(webhook, group, users):
+    """The client closes its side before sending what its Content-Length announced: the server
+    reads to the end of the connection, and what it read must not pass for the whole body."""
+    body = json.dumps(delivery(audience(members=ids(users)))).encode()
+    status, answer = raw_post(
+        webhook,
+        {
+            "Content-Type": "application/json",
+            "Authorization": basic(),
+            "Content-Length": str(len(body) + 100),
+        },
+        body,
+        close_after_sending=True,
+    )
+    assert (status, answer["error"]["code"]) == (400, "invalid_body")
+    assert f"ended after {len(body)} of the {len(body) + 100} bytes" in answer["error"]["message"]
+    assert not Segment.objects.exists()
+    assert WebhookDelivery.objects.get().status == "rejected"
 
 
 def usernames(pks):
