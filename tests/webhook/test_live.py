@@ -3,6 +3,7 @@
 import gzip
 import json
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from cdp_bridge.models import Segment, SegmentMembership, SnapshotPart, WebhookDelivery
+from cdp_bridge.webhook import writers
 from cdp_bridge.webhook.signatures import signature_header
 
 from ..conftest import GOOD_SECRET
@@ -41,6 +43,46 @@ def webhook(live_server):
 def send(url, body, **kwargs):
     kwargs.setdefault("auth", (CLIENT_ID, GOOD_SECRET))
     return requests.post(url, json=body, timeout=30, **kwargs)
+
+
+@pytest.fixture
+def session():
+    """Opens sessions of their own on the test database (PostgreSQL), outside Django's."""
+    import psycopg
+
+    opened = []
+
+    def open_session():
+        settings = connection.settings_dict
+        opened.append(
+            psycopg.connect(
+                host=settings["HOST"] or "127.0.0.1",
+                port=settings["PORT"] or 5432,
+                user=settings["USER"],
+                password=settings["PASSWORD"],
+                dbname=settings["NAME"],
+            )
+        )
+        return opened[-1]
+
+    yield open_session
+    for opened_session in opened:
+        opened_session.close()  # what was left uncommitted is rolled back
+
+
+def wait_for_a_lock_wait(timeout=20.0):
+    """Until a session of the test database waits for a lock another one holds."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    pytest.fail("no session waited for a lock")
 
 
 def test_each_way_to_authenticate_over_http(webhook, group, users, configure):
@@ -253,3 +295,44 @@ def test_concurrent_snapshot_parts_new_segments_deltas_and_removals_never_deadlo
         assert members(name) == usernames(m)
     assert not Segment.objects.filter(identifier__in=temporary).exists()
     assert WebhookDelivery.objects.exclude(status="applied").count() == 0
+
+
+@on_postgresql
+@pytest.mark.parametrize(
+    ("path", "sync_kind", "person_field"),
+    [
+        ("unnest", "full", None),
+        ("unnest", "delta", None),
+        ("copy", "full", None),
+        ("copy", "delta", None),
+        ("copy", "full", "username"),
+    ],
+)
+def test_a_delivery_racing_the_erasure_of_a_member_skips_that_member(
+    webhook, group, users, session, monkeypatch, configure, path, sync_kind, person_field
+):
+    """A user deleted (not yet committed) while a delivery adds them: the delivery waits for
+    the erasure, then counts them unknown and applies the rest, never a 500 at commit."""
+    if path == "copy":
+        monkeypatch.setattr(writers, "COPY_FROM", 1)  # the identifiers go by COPY
+    if person_field:
+        configure({"person_identifier_field": person_field})
+    victim, kept = users[0], users[1]
+    named = [getattr(user, person_field or "pk") for user in (victim, kept)]
+    eraser = session()
+    eraser.execute("DELETE FROM cdp_bridge_segmentmembership WHERE user_id = %s", [victim.pk])
+    eraser.execute("DELETE FROM auth_user WHERE id = %s", [victim.pk])
+    if sync_kind == "full":
+        body = delivery(audience(members=[str(value) for value in named]))
+    else:
+        body = delivery(audience(sync="delta", added=[str(value) for value in named]))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(send, webhook, body)
+        wait_for_a_lock_wait()
+        eraser.commit()
+        response = answer.result()
+    assert response.status_code == 200, response.text
+    [result] = response.json()["audiences"]
+    assert (result["status"], result["added"], result["unknown_members"]) == ("applied", 1, 1)
+    assert members("5d822e81") == {kept.username}
+    assert WebhookDelivery.objects.get().status == "applied"
