@@ -336,3 +336,39 @@ def test_a_delivery_racing_the_erasure_of_a_member_skips_that_member(
     assert (result["status"], result["added"], result["unknown_members"]) == ("applied", 1, 1)
     assert members("5d822e81") == {kept.username}
     assert WebhookDelivery.objects.get().status == "applied"
+
+
+@on_postgresql
+def test_a_delivery_holding_its_group_lets_others_add_rows_that_reference_the_group(
+    webhook, group, users, session
+):
+    """The group lock of a delivery (one carrying snapshot parts, or creating segments) takes no
+    key: a segment or snapshot part added to the group meanwhile, whose foreign key takes a
+    key-share lock on the group row, is not held up by it (a plain FOR UPDATE would be)."""
+    assert send(webhook, delivery(audience("held", members=ids(users[:1])))).ok
+    holder = session()
+    holder.execute("SELECT 1 FROM cdp_bridge_segment WHERE identifier = 'held' FOR UPDATE")
+    part = {"id": "s1", "part": 1, "parts": 1}
+    body = delivery(audience("held", members=ids(users[:2]), snapshot=part))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(send, webhook, body)
+        wait_for_a_lock_wait()  # holding the group row, the delivery waits for its segment
+        beside = session()
+        beside.execute("SET lock_timeout = '5s'")
+        beside.execute("SET LOCAL cdp_bridge.cdp_writes = on")  # the group is locked
+        beside.execute(
+            "INSERT INTO cdp_bridge_segment (group_id, identifier, name, description, tags, "
+            "created_at, updated_at) VALUES (%s, 'beside', '', '', '[]', now(), now())",
+            [group.pk],
+        )
+        beside.execute(
+            "INSERT INTO cdp_bridge_snapshotpart (group_id, audience_identifier, snapshot_id, "
+            "part, parts, audience, received_at) VALUES (%s, 'other', 's2', 1, 2, '{}', now())",
+            [group.pk],
+        )
+        beside.commit()  # the foreign keys are checked now: a key-share lock on the group row
+        holder.rollback()
+        response = answer.result()
+    assert response.status_code == 200, response.text
+    assert members("held") == {"user0", "user1"}
+    assert set(Segment.objects.values_list("identifier", flat=True)) == {"held", "beside"}
