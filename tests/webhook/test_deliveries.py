@@ -145,6 +145,23 @@ def test_a_large_reapplied_delivery_goes_back_to_the_queue(
     assert reapply(WebhookDelivery.objects.get()).status == "queued"
 
 
+def test_a_queued_delivery_applied_into_an_unlocked_group_locks_it(
+    answering_client, group, users, configure, monkeypatch
+):
+    """Its first attempt failed, and the lock of the group was rolled back with it."""
+    with monkeypatch.context() as patched:
+        fail_membership_writes(patched, RuntimeError("boom"))
+        post(answering_client, delivery(audience(members=ids(users[:3]))))
+    configure(bulk_async_threshold=3)
+    assert reapply(WebhookDelivery.objects.get()).status == "queued"
+    group.refresh_from_db()
+    assert not group.is_locked
+    [applied] = process_queued()
+    assert applied.status == "applied"
+    group.refresh_from_db()
+    assert group.is_locked
+
+
 @pytest.fixture
 def celery_broker():
     """A Celery app on an in-memory broker; returns a function reading the messages sent."""
