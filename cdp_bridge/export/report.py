@@ -25,10 +25,15 @@ def summary(run: ExportRun) -> str:
     """``Streamed 1000000 users in 1000 batches to stream 0000…0000 (full) in 41.2 s (…)``."""
     seconds = run.duration.total_seconds() if run.duration else 0.0
     rate = f" ({run.rows / seconds:.0f} rows/s)" if seconds > 0 else ""
+    skipped = (
+        f"; skipped {_count(run.skipped, run.kind)} without an id (no person identifier)"
+        if run.skipped
+        else ""
+    )
     return (
         f"Streamed {_count(run.rows, run.kind)} in {run.batches} "
         f"batch{'' if run.batches == 1 else 'es'} to {run.destination} "
-        f"({'draft' if run.draft else 'full'}) in {seconds:.1f} s{rate}"
+        f"({'draft' if run.draft else 'full'}) in {seconds:.1f} s{rate}{skipped}"
     )
 
 
