@@ -3,7 +3,7 @@
 from cdp_bridge.models.export import ExportRun
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.models.segments import Segment, SegmentGroup, SegmentMembership
-from cdp_bridge.models.webhook import SnapshotPart, WebhookDelivery
+from cdp_bridge.models.webhook import SnapshotPart, WebhookDelivery, WebhookSignature
 
 __all__ = [
     "ExportRun",
@@ -13,4 +13,5 @@ __all__ = [
     "SegmentMembership",
     "SnapshotPart",
     "WebhookDelivery",
+    "WebhookSignature",
 ]

@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from cdp_bridge.exceptions import WebhookRejected
-from cdp_bridge.models import WebhookDelivery
+from cdp_bridge.models import WebhookDelivery, WebhookSignature
 from cdp_bridge.models.webhook import MAX_DELIVERY_ID_LENGTH
 from cdp_bridge.webhook.clients import ActivationClient
 from cdp_bridge.webhook.sync import SyncResult
@@ -72,7 +72,8 @@ def mark_duplicate(record: WebhookDelivery, holder: WebhookDelivery) -> WebhookD
 
 
 def record_failure(record: WebhookDelivery, error: Exception) -> None:
-    """After a rollback: keep the delivery as failed (or rejected), without its key.
+    """After a rollback: keep the delivery as failed (or rejected), without its key or its
+    signature, so that a resend of it is applied.
 
     The caller reports the error: a request's through Django, a queued delivery's in the log.
     """
@@ -91,7 +92,9 @@ def record_failure(record: WebhookDelivery, error: Exception) -> None:
             updated = WebhookDelivery.objects.filter(pk=record.pk).update(
                 attempts=F("attempts") + 1, **fields
             )
-            if not updated:
+            if updated:
+                WebhookSignature.objects.filter(delivery_id=record.pk).delete()
+            else:
                 for name, value in {**fields, "pk": None, "attempts": 1}.items():
                     setattr(record, name, value)
                 record.save(force_insert=True)

@@ -372,3 +372,67 @@ def test_a_delivery_holding_its_group_lets_others_add_rows_that_reference_the_gr
     assert response.status_code == 200, response.text
     assert members("held") == {"user0", "user1"}
     assert set(Segment.objects.values_list("identifier", flat=True)) == {"held", "beside"}
+
+
+def test_a_signed_request_replayed_inside_the_window_is_a_duplicate(
+    webhook, group, users, configure
+):
+    """Neither X-CDP-Delivery-Id nor its absence is signed: a replay of the body with its
+    signature, under another delivery id or none, changes nothing. The CDP's own retry signs
+    anew (a new timestamp) and is deduplicated by its delivery id, as ever."""
+    configure({"signing_secret": SIGNING_SECRET, "require_signature": True})
+
+    def post(body, delivery_id=None, signed=None):
+        headers = {
+            "Content-Type": "application/json",
+            "X-CDP-Signature": signed or signature_header(SIGNING_SECRET, body),
+        }
+        if delivery_id is not None:
+            headers["X-CDP-Delivery-Id"] = delivery_id
+        return requests.post(
+            webhook, data=body, headers=headers, auth=(CLIENT_ID, GOOD_SECRET), timeout=30
+        )
+
+    added = json.dumps(delivery(audience(sync="delta", added=ids(users[:1])))).encode()
+    signature = signature_header(SIGNING_SECRET, added)
+    assert post(added, "d-1", signature).json()["status"] == "applied"
+    removed = json.dumps(delivery(audience(sync="delta", removed=ids(users[:1])))).encode()
+    assert post(removed, "d-2").json()["status"] == "applied"
+    replays = [
+        post(added, "d-3", signature),
+        post(added, None, signature),
+        post(added, "d-4", f"{signature},v1={'0' * 64}"),  # another candidate added
+    ]
+    for replay in replays:
+        answer = replay.json()
+        assert (replay.status_code, answer["status"]) == (200, "duplicate")
+        assert answer["delivery_id"] == "d-1"
+    assert members("5d822e81") == set()  # the removal was not undone by a replay
+    later = signature_header(SIGNING_SECRET, added, int(time.time()) + 1)
+    retry = post(added, "d-1", later)  # the CDP's retry: signed anew, the same delivery id
+    assert (retry.json()["status"], retry.json()["delivery_id"]) == ("duplicate", "d-1")
+    assert members("5d822e81") == set()
+    assert WebhookDelivery.objects.filter(status="duplicate").count() == 4
+
+
+@on_postgresql
+def test_concurrent_replays_of_a_signed_request_apply_once(webhook, group, users, configure):
+    configure({"signing_secret": SIGNING_SECRET, "require_signature": True})
+    body = json.dumps(delivery(audience(sync="delta", added=ids(users[:3])))).encode()
+    signature = signature_header(SIGNING_SECRET, body)
+
+    def replay(number):
+        headers = {
+            "Content-Type": "application/json",
+            "X-CDP-Signature": signature,
+            "X-CDP-Delivery-Id": f"replay-{number}",
+        }
+        return requests.post(
+            webhook, data=body, headers=headers, auth=(CLIENT_ID, GOOD_SECRET), timeout=30
+        ).json()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(replay, range(10)))
+    assert sorted(answer["status"] for answer in answers) == ["applied"] + ["duplicate"] * 9
+    [applied] = [answer["delivery_id"] for answer in answers if answer["status"] == "applied"]
+    assert {answer["delivery_id"] for answer in answers} == {applied}
