@@ -369,6 +369,7 @@ EXPORT_RUN_FIELDS = (
     "duration",
     "status",
     "rows",
+    "skipped",
     "batches",
     "last_acknowledged_key",
     "error",

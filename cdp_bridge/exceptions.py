@@ -60,6 +60,12 @@ class InvalidPayload(WebhookRejected):
     code = "invalid_payload"
 
 
+class UnreadableBody(WebhookRejected):
+    """The body could not be read whole: malformed chunks, or the connection ended before it."""
+
+    code = "invalid_body"
+
+
 class LengthRequired(WebhookRejected):
     """A chunked body that the web server hands on undecoded, so it cannot be read."""
 

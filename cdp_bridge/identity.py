@@ -112,9 +112,14 @@ class PersonIdentifier:
         return Identifiers(frozenset(values), len(unmatchable))
 
 
-def person_identifier(user: AbstractBaseUser, scope: ScopeSettings) -> str:
-    """A user's ``userid`` in ``scope`` as text (the id the tracking tags send)."""
-    return str(PersonIdentifier.for_scope(scope).of(user))
+def person_identifier(user: AbstractBaseUser, scope: ScopeSettings) -> str | None:
+    """A user's ``userid`` in ``scope`` as text (the id the tracking tags send).
+
+    None when the user has none (the field is NULL or empty): such users are not identified at
+    all, where as ``"None"`` or ``""`` they would all be one person to the CDP.
+    """
+    value = PersonIdentifier.for_scope(scope).of(user)
+    return None if value is None or value == "" else str(value)
 
 
 def _integers(members: Iterable[str | int]) -> Identifiers:

@@ -1,12 +1,16 @@
 """The segmentation API, and the lock that protects a group an activation has connected to."""
 
+import re
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import ProgrammingError, connection, transaction
+from django.db.models import QuerySet
 
 from cdp_bridge import segmentation
 from cdp_bridge.exceptions import SegmentGroupLocked
-from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership
+from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership, SnapshotPart
 from cdp_bridge.models.segments import cdp_writes
 
 pytestmark = pytest.mark.django_db
@@ -192,6 +196,74 @@ def test_a_locked_group_refuses_bulk_updates_a_silent_unlock_included(locked_gro
     assert stored.locked_at == locked_group.locked_at
 
 
+@pytest.mark.parametrize("update_fields", [["locked_at", "name"], ["name"], ["locked_at"]], ids=str)
+def test_a_locked_group_refuses_an_upsert_that_would_change_it(locked_group, update_fields):
+    """bulk_create(update_conflicts=True) updates the stored group it collides with."""
+    with pytest.raises(SegmentGroupLocked):
+        SegmentGroup.objects.bulk_create(
+            [SegmentGroup(identifier="cdp_audiences", name="Renamed", locked_at=None)],
+            update_conflicts=True,
+            unique_fields=["identifier"],
+            update_fields=update_fields,
+        )
+    stored = SegmentGroup.objects.get(pk=locked_group.pk)
+    assert (stored.name, stored.locked_at) == ("CDP audiences", locked_group.locked_at)
+
+
+def test_an_upsert_of_unlocked_or_new_groups_is_allowed(locked_group, group):
+    SegmentGroup.objects.bulk_create(
+        [SegmentGroup(identifier="newsletter", name="News"), SegmentGroup(identifier="new")],
+        update_conflicts=True,
+        unique_fields=["identifier"],
+        update_fields=["name"],
+    )
+    SegmentGroup.objects.bulk_create(  # an insert leaves the locked group as it is
+        [SegmentGroup(identifier="cdp_audiences", name="Renamed")], ignore_conflicts=True
+    )
+    names = dict(SegmentGroup.objects.values_list("identifier", "name"))
+    assert names == {"cdp_audiences": "CDP audiences", "newsletter": "News", "new": ""}
+
+
+def test_django_s_base_managers_are_guarded_too(locked_group, cats):
+    """``_base_manager`` is what Django uses for related objects; it refuses like ``objects``."""
+    for change in (
+        lambda: SegmentGroup._base_manager.filter(pk=locked_group.pk).update(name="Renamed"),
+        lambda: SegmentGroup._base_manager.filter(pk=locked_group.pk).delete(),
+        lambda: Segment._base_manager.filter(group=locked_group).update(name="Dog owners"),
+        lambda: Segment._base_manager.filter(group=locked_group).delete(),
+        lambda: SegmentMembership.objects.get().segment.group.save(),  # related objects
+    ):
+        with pytest.raises(SegmentGroupLocked), transaction.atomic():
+            change()
+    assert SegmentGroup.objects.get().name == "CDP audiences"
+    assert Segment.objects.get().name == "Cat owners"
+
+
+def test_an_upsert_cannot_move_a_segment_or_member_out_of_a_locked_group(
+    locked_group, cats, group, alice
+):
+    vip = segmentation.create_segment(group, "vip")
+    membership = SegmentMembership.objects.get()
+    for upsert in (
+        lambda: Segment.objects.bulk_create(
+            [Segment(pk=cats.pk, group=group, identifier="moved")],
+            update_conflicts=True,
+            unique_fields=["pk"],
+            update_fields=["group", "identifier"],
+        ),
+        lambda: SegmentMembership.objects.bulk_create(
+            [SegmentMembership(pk=membership.pk, segment=vip, user=alice)],
+            update_conflicts=True,
+            unique_fields=["pk"],
+            update_fields=["segment"],
+        ),
+    ):
+        with pytest.raises(SegmentGroupLocked), transaction.atomic():
+            upsert()
+    assert list(Segment.objects.filter(group=locked_group)) == [cats]
+    assert [member.username for member in cats.members.all()] == ["alice"]
+
+
 def test_a_locked_group_cannot_be_emptied_and_then_deleted(locked_group, cats, alice):
     for delete in (
         lambda: Segment.objects.filter(group=locked_group).delete(),
@@ -332,6 +404,41 @@ def test_raw_sql_passes_the_guard_only_when_it_says_it_writes_for_the_cdp(locked
     assert Segment.objects.get().name == "Cats"
     with pytest.raises(ProgrammingError):  # the pass ended with its transaction
         raw("UPDATE cdp_bridge_segment SET name = 'Dogs'")
+
+
+@on_postgresql
+def test_a_queryset_built_by_hand_is_refused_by_the_database(locked_group, cats):
+    """``QuerySet(SegmentGroup)`` is not the models' queryset: like raw SQL, only the
+    database's guard sees what it writes."""
+    for change in (
+        lambda: QuerySet(SegmentGroup).filter(pk=locked_group.pk).update(name="Renamed"),
+        lambda: QuerySet(Segment).filter(pk=cats.pk).update(name="Dog owners"),
+    ):
+        with (
+            pytest.raises(ProgrammingError, match="managed by the CDP alone"),
+            transaction.atomic(),
+        ):
+            change()
+    assert (SegmentGroup.objects.get().name, Segment.objects.get().name) == (
+        "CDP audiences",
+        "Cat owners",
+    )
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)  # the foreign keys are checked at COMMIT
+def test_the_documented_sql_deletes_a_locked_group_with_all_it_holds(locked_group, cats):
+    page = (Path(__file__).resolve().parent.parent / "docs" / "segmentation.md").read_text()
+    [sql] = re.findall(r"```sql\n(.*?)```", page, re.DOTALL)
+    SnapshotPart.objects.create(
+        group=locked_group, audience_identifier="a", snapshot_id="s", part=1, parts=2, audience={}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql.replace("connected_by_mistake", locked_group.identifier))
+    assert not SegmentGroup.objects.exists()
+    assert not Segment.objects.exists()
+    assert not SegmentMembership.objects.exists()
+    assert not SnapshotPart.objects.exists()
 
 
 @on_postgresql

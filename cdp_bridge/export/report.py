@@ -55,7 +55,13 @@ def summary(run: ExportRun) -> str:
         "mode": _("draft") if run.draft else _("full"),
         "seconds": seconds,
     }
-    return f"{line} ({_rate(run.rows, seconds)})" if seconds > 0 else line
+    if seconds > 0:
+        line = f"{line} ({_rate(run.rows, seconds)})"
+    if run.skipped:
+        line += _("; skipped %(rows)s without an id (no person identifier)") % {
+            "rows": ROWS[run.kind] % {"count": run.skipped}
+        }
+    return line
 
 
 def resumption(run: ExportRun) -> str | None:

@@ -26,6 +26,7 @@ from cdp_bridge import signals
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.batches import Batch, split_into_batches
 from cdp_bridge.export.plan import ExportOptions, ExportPlan, plan_export
+from cdp_bridge.export.processors import Row
 from cdp_bridge.export.rows import RowBuilder
 from cdp_bridge.export.sender import BackgroundSender, Sent
 from cdp_bridge.export.sources import chunks
@@ -103,10 +104,13 @@ def _stream(plan: ExportPlan, run: ExportRun, observer: ExportObserver | None) -
     try:
         number = 1
         builder = plan.builder
-        for records in chunks(
+        for chunk in chunks(
             plan.queryset, plan.batch_size, builder.key, after=plan.after, limit=plan.limit
         ):
-            rows = builder.rows(records)
+            records, rows = _with_ids(chunk, builder.rows(chunk))
+            run.skipped += len(chunk) - len(records)
+            if not rows:
+                continue
             key_of = partial(_key_of, builder, records)
             for batch in split_into_batches(rows, key_of, plan.stream.max_batch_bytes, number):
                 progress.acknowledge(sender.submit(batch))
@@ -142,6 +146,21 @@ class _Progress:
             self.saved_at = monotonic()
 
 
+def _with_ids(records: Sequence[Any], rows: list[Row]) -> tuple[Sequence[Any], list[Row]]:
+    """The records and rows that have an ``id``, which the CDP needs (its ``userid``).
+
+    A user whose person identifier is empty has none: sent, every such user would be one
+    person to the CDP, so they are left out (and counted in the run's ``skipped``).
+    """
+    if all(row.get("id") not in _NO_ID for row in rows):
+        return records, rows
+    kept = [index for index, row in enumerate(rows) if row.get("id") not in _NO_ID]
+    return [records[index] for index in kept], [rows[index] for index in kept]
+
+
+_NO_ID = (None, "")
+
+
 def _key_of(builder: RowBuilder, records: Sequence[Any], index: int) -> Any:
     return builder.key(records[index])
 
@@ -152,7 +171,7 @@ def _count(plan: ExportPlan) -> int:
     return total if plan.limit is None else min(total, plan.limit)
 
 
-PROGRESS_FIELDS = ["rows", "batches", "last_acknowledged_key"]
+PROGRESS_FIELDS = ["rows", "skipped", "batches", "last_acknowledged_key"]
 
 
 def _finish(run: ExportRun, status: str, error: str) -> None:

@@ -5,7 +5,7 @@ from cdp_bridge.models.export import ExportRun
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.models.segment_sizes import SegmentSize
 from cdp_bridge.models.segments import Segment, SegmentGroup, SegmentMembership
-from cdp_bridge.models.webhook import SnapshotPart, WebhookDelivery
+from cdp_bridge.models.webhook import SnapshotPart, WebhookDelivery, WebhookSignature
 
 __all__ = [
     "Dashboard",
@@ -17,4 +17,5 @@ __all__ = [
     "SegmentSize",
     "SnapshotPart",
     "WebhookDelivery",
+    "WebhookSignature",
 ]

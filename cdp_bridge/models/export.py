@@ -105,6 +105,11 @@ class ExportRun(models.Model):
     )
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     rows = models.PositiveBigIntegerField(_("rows"), default=0)
+    skipped = models.PositiveBigIntegerField(
+        _("skipped"),
+        default=0,
+        help_text=_("Rows not sent because they have no id (a user without a person identifier)."),
+    )
     batches = models.PositiveIntegerField(_("batches"), default=0)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.RUNNING

@@ -3,11 +3,13 @@
 The group lock lives here, in the model layer. Once a CDP activation has connected to a group
 (``locked_at`` is set), the group cannot change in any way, and its segments and their
 memberships are managed by the CDP alone: the models refuse every change made through the ORM —
-``save()`` and ``delete()`` of an instance, ``update()``, ``delete()`` and ``bulk_create()`` of a
-queryset, the related managers (``group.segments``, ``segment.members``) — by raising
-``SegmentGroupLocked``. Only code inside ``cdp_writes()`` passes: the activation webhook's sync
-engine, which *is* the CDP. On PostgreSQL, triggers refuse the same changes made in SQL
-(migration 0007_segment_lock_guard). Deleting a user is never refused: the user's memberships
+``save()`` and ``delete()`` of an instance, ``update()``, ``delete()`` and ``bulk_create()`` (an
+upsert included) of a queryset, the related managers (``group.segments``, ``segment.members``),
+and the base managers Django reads related objects with — by raising ``SegmentGroupLocked``.
+Only code inside ``cdp_writes()`` passes: the activation webhook's sync engine, which *is* the
+CDP. On PostgreSQL, triggers refuse the same changes made in SQL, or by ORM paths that never
+call these querysets (a ``QuerySet`` built by hand), as a ProgrammingError (migration
+0007_segment_lock_guard). Deleting a user is never refused: the user's memberships
 are removed with them (an erasure request must never be blocked by a segment).
 """
 
@@ -143,7 +145,38 @@ class ReadOnlyResults(models.QuerySet[_M]):
             )
 
 
+def _upserts(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether ``bulk_create(objs, *args, **kwargs)`` updates the rows it conflicts with."""
+    # QuerySet.bulk_create(objs, batch_size, ignore_conflicts, update_conflicts, ...)
+    return bool(kwargs.get("update_conflicts", len(args) > 2 and args[2]))
+
+
+def _pks(objs: Iterable[models.Model]) -> list[Any]:
+    return [obj.pk for obj in objs if obj.pk is not None]
+
+
 class SegmentGroupQuerySet(ReadOnlyResults["SegmentGroup"]):
+    def bulk_create(
+        self, objs: Iterable[SegmentGroup], *args: Any, **kwargs: Any
+    ) -> list[SegmentGroup]:
+        """Create groups; an upsert (``update_conflicts``) must not change a locked one."""
+        self.refuse_writes("create segment groups")
+        objs = list(objs)
+
+        def create() -> list[SegmentGroup]:
+            return super(SegmentGroupQuerySet, self).bulk_create(objs, *args, **kwargs)
+
+        if not _upserts(args, kwargs):
+            return create()
+        # The stored groups an upsert would update: those whose key or identifier it repeats.
+        return write_unless_locked(
+            lambda: SegmentGroup._base_manager.db_manager(self.db).filter(
+                models.Q(pk__in=_pks(objs)) | models.Q(identifier__in=[g.identifier for g in objs])
+            ),
+            "change the segment group",
+            create,
+        )
+
     def update(self, **kwargs: Any) -> int:
         self.refuse_writes("update segment groups")
         return write_unless_locked(
@@ -203,6 +236,9 @@ class SegmentGroup(models.Model):
     objects = SegmentGroupQuerySet.as_manager()
 
     class Meta:
+        # Django's own reads (related objects, refresh_from_db) and ``_base_manager`` go through
+        # the guarded manager too.
+        base_manager_name = "objects"
         ordering = ["identifier"]
         verbose_name = _("segment group")
         verbose_name_plural = _("segment groups")
@@ -256,10 +292,21 @@ class SegmentQuerySet(ReadOnlyResults["Segment"]):
         )
 
     def bulk_create(self, objs: Iterable[Segment], *args: Any, **kwargs: Any) -> list[Segment]:
+        """Create segments: their groups must be unlocked, and so must the groups of the stored
+        segments an upsert (``update_conflicts``) would update by primary key."""
         self.refuse_writes("create segments")
         objs = list(objs)
+        stored = _pks(objs) if _upserts(args, kwargs) else []
         return write_unless_locked(
-            _groups(self.db, lambda: {segment.group_id for segment in objs}),
+            _groups(
+                self.db,
+                lambda: [
+                    *{segment.group_id for segment in objs},
+                    *Segment._base_manager.db_manager(self.db)
+                    .filter(pk__in=stored)
+                    .values_list("group_id", flat=True),
+                ],
+            ),
             "add segments to the segment group",
             lambda: super(SegmentQuerySet, self).bulk_create(objs, *args, **kwargs),
         )
@@ -319,6 +366,7 @@ class Segment(models.Model):
     objects = SegmentQuerySet.as_manager()
 
     class Meta:
+        base_manager_name = "objects"  # as SegmentGroup's
         ordering = ["group", "identifier"]
         verbose_name = _("segment")
         verbose_name_plural = _("segments")
@@ -376,8 +424,17 @@ class SegmentMembershipQuerySet(ReadOnlyResults["SegmentMembership"]):
     ) -> list[SegmentMembership]:
         self.refuse_writes("add members")
         objs = list(objs)
+        stored = _pks(objs) if _upserts(args, kwargs) else []
         return write_unless_locked(
-            groups_of_segments(self.db, lambda: {member.segment_id for member in objs}),
+            groups_of_segments(
+                self.db,
+                lambda: [
+                    *{member.segment_id for member in objs},
+                    *SegmentMembership._base_manager.db_manager(self.db)
+                    .filter(pk__in=stored)
+                    .values_list("segment_id", flat=True),
+                ],
+            ),
             "add members to the segment",
             lambda: super(SegmentMembershipQuerySet, self).bulk_create(objs, *args, **kwargs),
         )

@@ -1,4 +1,5 @@
-"""What the activation webhook keeps: every delivery, and snapshot parts waiting for the rest."""
+"""What the activation webhook keeps: every delivery, the signatures it was accepted with, and
+snapshot parts waiting for the rest."""
 
 from __future__ import annotations
 
@@ -96,6 +97,37 @@ class WebhookDelivery(models.Model):
         key of a body sent without one.
         """
         return f"id:{self.delivery_id}" if self.delivery_id else f"sha256:{self.body_hash}"
+
+
+class WebhookSignature(models.Model):
+    """The ``X-CDP-Signature`` a delivery was accepted with, kept while it could be replayed.
+
+    The delivery id is not signed, so a signed request replayed under another one (or none)
+    would pass as a new delivery; its signature, unique per client, makes it a duplicate. Kept
+    only until the end of the tolerance window, after which the timestamp refuses it anyway.
+    """
+
+    client_id = models.CharField(_("client id"), max_length=255)
+    digest = models.CharField(_("digest"), max_length=64, help_text=_("SHA-256 of the signature."))
+    replayable_until = models.DateTimeField(_("replayable until"), db_index=True)
+    delivery = models.ForeignKey(
+        WebhookDelivery,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("delivery"),
+    )
+
+    class Meta:
+        verbose_name = _("webhook signature")
+        verbose_name_plural = _("webhook signatures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_id", "digest"], name="cdp_signature_unique_digest"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.digest[:12]}…"
 
 
 class SnapshotPart(models.Model):

@@ -23,12 +23,15 @@ def tracked_user_id(user: AnyUser | None, scope: ScopeSettings) -> str | None:
     """How a logged-in user is known to the CDP: the user export's id, a keyed hash of it, or not.
 
     The id is the scope's person identifier (``person_identifier_field``, the primary key by
-    default), so the CDP joins tracked events to the profile the user export sent.
+    default), so the CDP joins tracked events to the profile the user export sent. A user whose
+    identifier is empty is not identified (the export sends no row for them either).
     """
     mode = scope.tracking.user_id
     if mode == "none" or user is None or not user.is_authenticated:
         return None
     user_id = person_identifier(user, scope)
+    if user_id is None:
+        return None
     if mode == "hashed":
         # Keyed with SECRET_KEY: stable while the key is, and not reversible by trying every id.
         return salted_hmac(HASHED_USER_ID_SALT, user_id, algorithm="sha256").hexdigest()

@@ -2,8 +2,10 @@
 
 The size limit (``webhook.max_body_bytes``) is enforced before the body is read into memory
 (by ``Content-Length``, then while reading) and again while it is decompressed, so neither a
-large upload nor a small "gzip bomb" can exhaust memory. Each refusal is a WebhookRejected
-subclass saying what is wrong; the view answers it with its status.
+large upload nor a small "gzip bomb" can exhaust memory. A body that cannot be read whole —
+malformed chunks, a connection that ends before the body does — is refused, never applied in
+part. Each refusal is a WebhookRejected subclass saying what is wrong; the view answers it
+with its status.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cdp_bridge.exceptions import (
     InvalidPayload,
     LengthRequired,
     PayloadTooLarge,
+    UnreadableBody,
     UnsupportedMediaType,
 )
 
@@ -61,18 +64,49 @@ def read_body(request: HttpRequest, limit: int) -> bytes:
     server decodes it; where it hands the chunks on undecoded, it cannot be read (411).
     """
     stream: Readable = request
-    if is_chunked(request):
+    chunked = is_chunked(request)
+    if chunked:
         stream = _decoded_chunked_stream(request)
     elif declared_length(request) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    while chunk := stream.read(min(CHUNK, limit + 1 - size)):
+    while chunk := _read(stream, min(CHUNK, limit + 1 - size)):
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
         chunks.append(chunk)
+    # Django and the servers stop at the end of the connection without a word: a body cut
+    # short must not be applied as if it were the whole.
+    if not chunked and size < declared_length(request):
+        raise UnreadableBody(
+            f"The body ended after {size} of the {declared_length(request)} bytes its "
+            "Content-Length announces: the connection was closed before it was sent whole."
+        )
     return b"".join(chunks)
+
+
+def _read(stream: Readable, size: int) -> bytes:
+    """The next bytes of the body; UnreadableBody when the server cannot read them.
+
+    What the server's input stream raises for a body it cannot read is the sender's doing: a
+    dropped connection (OSError, which Django raises as UnreadablePostError), or with gunicorn
+    a malformed chunk or a connection closed inside one (``gunicorn.http.errors``, recognised by
+    name so that gunicorn need not be installed).
+    """
+    try:
+        return stream.read(size)
+    except Exception as error:
+        if not _is_unreadable_input(error):
+            raise
+        reason = str(error) or type(error).__name__
+        raise UnreadableBody(f"The body could not be read: {reason}.") from None
+
+
+def _is_unreadable_input(error: Exception) -> bool:
+    return isinstance(error, OSError) or any(
+        kind.__module__ == "gunicorn.http.errors" for kind in type(error).__mro__
+    )
 
 
 def is_chunked(request: HttpRequest) -> bool:
@@ -186,8 +220,15 @@ def _encodable(text: str) -> bool:
 
 
 def pointer_token(key: str) -> str:
-    """A key escaped for a JSON pointer (RFC 6901)."""
-    return key.replace("~", "~0").replace("/", "~1")
+    """A key escaped for a JSON pointer (RFC 6901).
+
+    NUL and unpaired surrogates, which no answer can encode and no database column store, are
+    written as the ``\\u0000`` escapes the sender wrote them with.
+    """
+    token = key.replace("~", "~0").replace("/", "~1")
+    if "\x00" in token or not _encodable(token):
+        token = token.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\u0000")
+    return token
 
 
 def _too_large(limit: int, *, decompressed: bool = False) -> PayloadTooLarge:

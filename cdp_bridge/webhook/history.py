@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from cdp_bridge import signals
 from cdp_bridge.exceptions import WebhookRejected
-from cdp_bridge.models import WebhookDelivery
+from cdp_bridge.models import WebhookDelivery, WebhookSignature
 from cdp_bridge.models.webhook import MAX_DELIVERY_ID_LENGTH
 from cdp_bridge.webhook.clients import ActivationClient
 from cdp_bridge.webhook.sync import SyncResult
@@ -77,7 +77,8 @@ def mark_duplicate(record: WebhookDelivery, holder: WebhookDelivery) -> WebhookD
 
 
 def record_failure(record: WebhookDelivery, error: Exception) -> None:
-    """After a rollback: keep the delivery as failed (or rejected), without its key.
+    """After a rollback: keep the delivery as failed (or rejected), without its key or its
+    signature, so that a resend of it is applied.
 
     ``record`` is updated to say so. The caller reports the error: a request's through Django, a
     queued delivery's in the log. A failed delivery (one the site could not apply, which a
@@ -100,6 +101,7 @@ def record_failure(record: WebhookDelivery, error: Exception) -> None:
                 attempts=F("attempts") + 1, **fields
             )
             if updated:
+                WebhookSignature.objects.filter(delivery_id=record.pk).delete()
                 record.refresh_from_db(fields=[*fields, "attempts"])
             else:
                 for name, value in {**fields, "pk": None, "attempts": 1}.items():

@@ -155,8 +155,9 @@ def error_statuses() -> dict[int, list[str]]:
 
 
 ERROR_DESCRIPTIONS = {
-    400: "The body is not JSON (not UTF-8, corrupt gzip, NaN), or the delivery is invalid: "
-    "every problem is listed with its path.",
+    400: "The body is not JSON (not UTF-8, corrupt gzip, NaN), could not be read whole "
+    "(malformed chunks, a connection closed before the body was sent), or the delivery is "
+    "invalid: every problem is listed with its path.",
     401: "Missing or wrong credentials, bearer token or signature.",
     403: "The delivery names another segment group than the activation's.",
     405: "Any method but POST and HEAD.",

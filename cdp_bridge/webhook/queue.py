@@ -16,6 +16,7 @@ from cdp_bridge import conf
 from cdp_bridge.exceptions import DATABASE_UNAVAILABLE, CdpBridgeError, ConfigurationError
 from cdp_bridge.identity import PersonIdentifier
 from cdp_bridge.models import WebhookDelivery
+from cdp_bridge.segmentation import lock_segment_group
 from cdp_bridge.webhook import history
 from cdp_bridge.webhook.body import parse_json
 from cdp_bridge.webhook.clients import ActivationClient, find_client
@@ -77,6 +78,9 @@ def process_delivery(pk: int) -> WebhookDelivery | None:
                 return None
             client, delivery = _reread(record)
             group = client.segment_group(delivery.segment_group_identifier)
+            # Applied, the group is the CDP's: also when the lock taken on receiving it was
+            # rolled back with a failed first attempt.
+            lock_segment_group(group)
             result = apply_delivery(delivery, group, PersonIdentifier.for_scope(client.scope))
             history.mark_applied(record, result)
     except (*DATABASE_UNAVAILABLE, ConfigurationError):

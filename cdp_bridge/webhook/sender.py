@@ -15,6 +15,8 @@ import cdp_bridge
 from cdp_bridge.conf import Activation
 from cdp_bridge.webhook.signatures import HEADER, signature_header
 
+ANSWER_START = 100  # characters of a body shown in a message
+
 
 def send_activation(
     url: str,
@@ -84,4 +86,13 @@ def oauth_error(response: requests.Response) -> str:
     if isinstance(answer, dict) and isinstance(answer.get("error"), str):
         description = answer.get("error_description")
         return f"{answer['error']}: {description}" if description else answer["error"]
-    return response.text[:200] or response.reason
+    return answer_start(response)
+
+
+def answer_start(response: requests.Response) -> str:
+    """An answer that is not the error the caller expects, on one line: its reason phrase and
+    the start of its body (``Not Found: <!doctype html> <html lang="en"> …``), for a message."""
+    text = " ".join(response.text.split())
+    if len(text) > ANSWER_START:
+        text = f"{text[:ANSWER_START]}…"
+    return f"{response.reason}: {text}" if text else str(response.reason)

@@ -2,9 +2,9 @@
 
 Every problem is reported, each with a JSON pointer to where it is (``/audiences/2/added/5``).
 Where the contract says string, only a JSON string is accepted: ``5`` is not the identifier
-``"5"``. Members are strings or integers, checked by one field that walks the list once,
-because a snapshot can name a million people and a serializer field per identifier would take
-seconds.
+``"5"``; where it says integer, only a JSON integer: neither ``"17"`` nor ``17.0`` is ``17``.
+Members are strings or integers, checked by one field that walks the list once, because a
+snapshot can name a million people and a serializer field per identifier would take seconds.
 """
 
 from __future__ import annotations
@@ -35,6 +35,17 @@ class Text(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("not_a_string", kind=_kind(data))
+        return super().to_internal_value(data)
+
+
+class Integer(serializers.IntegerField):
+    """A JSON integer, and nothing that DRF would turn into one (text, a decimal, a boolean)."""
+
+    default_error_messages = {"not_an_integer": "Expected an integer, not {kind}."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if type(data) is not int:  # bool is a subclass of int, and no integer here
+            self.fail("not_an_integer", kind=_kind(data))
         return super().to_internal_value(data)
 
 
@@ -90,8 +101,8 @@ class SnapshotSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """
 
     id = Identifier()
-    part = serializers.IntegerField(min_value=1, max_value=MAX_SNAPSHOT_PARTS)
-    parts = serializers.IntegerField(min_value=1, max_value=MAX_SNAPSHOT_PARTS)
+    part = Integer(min_value=1, max_value=MAX_SNAPSHOT_PARTS)
+    parts = Integer(min_value=1, max_value=MAX_SNAPSHOT_PARTS)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["part"] > attrs["parts"]:
@@ -115,11 +126,9 @@ class AudienceSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = Text(max_length=255, allow_blank=True, required=False)
     description = Text(allow_blank=True, required=False, trim_whitespace=False)
     tags = serializers.ListField(child=Text(max_length=255), required=False)
-    profile_count = serializers.IntegerField(
-        min_value=0, max_value=MAX_BIGINT, allow_null=True, required=False
-    )
+    profile_count = Integer(min_value=0, max_value=MAX_BIGINT, allow_null=True, required=False)
     updated_at = serializers.DateTimeField(allow_null=True, required=False)
-    sequence = serializers.IntegerField(
+    sequence = Integer(
         min_value=0,
         max_value=MAX_BIGINT,
         allow_null=True,
@@ -158,7 +167,8 @@ class AudienceSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class DeliverySerializer(serializers.Serializer):  # type: ignore[type-arg]
     """A delivery: audiences to write into one segment group, audiences to remove. Unknown keys
-    are ignored."""
+    are ignored. Strings are JSON strings and integers JSON integers: neither "17" nor 17.0 is
+    the integer 17."""
 
     segment_group_identifier = Identifier(
         help_text="Must be the segment group of the authenticated activation."

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from django.utils.crypto import constant_time_compare
 
@@ -20,6 +22,15 @@ MAX_TIMESTAMP_DIGITS = 12
 
 class SignatureError(Exception):
     """The signature is missing, malformed, too old, or does not match; the message says which."""
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A request whose signature matched: what identifies it, and until when it could be
+    replayed (the end of the tolerance window)."""
+
+    digest: str  # the SHA-256 of the matching signature: one per body and timestamp
+    replayable_until: datetime
 
 
 def compute_signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -36,8 +47,9 @@ def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> 
 
 def verify_signature(
     header: str | None, secret: str, body: bytes, tolerance: int, now: float | None = None
-) -> None:
-    """Raise SignatureError unless ``header`` signs ``body`` under ``secret`` within ``tolerance``.
+) -> Signed:
+    """What ``header`` signs, when it signs ``body`` under ``secret`` within ``tolerance``;
+    SignatureError otherwise.
 
     The window applies both ways, so a clock running ahead cannot pre-sign requests either.
     """
@@ -67,3 +79,8 @@ def verify_signature(
     expected = compute_signature(secret, timestamp, body)
     if not any(constant_time_compare(expected, candidate) for candidate in candidates):
         raise SignatureError(f"the {HEADER} does not match the body.")
+    # The signature the server computed, not the header: adding candidates changes nothing.
+    return Signed(
+        digest=hashlib.sha256(expected.encode()).hexdigest(),
+        replayable_until=datetime.fromtimestamp(timestamp, UTC) + timedelta(seconds=tolerance),
+    )

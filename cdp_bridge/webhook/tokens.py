@@ -40,6 +40,10 @@ class TokenFromTheFuture(signing.BadSignature):
     """A well-signed token whose timestamp is ahead of the clock by more than CLOCK_SKEW."""
 
 
+class MalformedToken(signing.BadSignature):
+    """A well-signed value that is not a token: its timestamp is missing or not base62."""
+
+
 class TokenSigner(signing.TimestampSigner):
     """Django's TimestampSigner keyed with one client secret only, refusing future timestamps."""
 
@@ -48,8 +52,13 @@ class TokenSigner(signing.TimestampSigner):
 
     def unsign(self, value: str, max_age: float | timedelta | None = None) -> str:
         result = signing.Signer.unsign(self, value)
-        payload, timestamp = result.rsplit(self.sep, 1)
-        age = time.time() - signing.b62_decode(timestamp)
+        payload, sep, timestamp = result.rpartition(self.sep)
+        try:
+            if not sep:
+                raise ValueError("no timestamp")
+            age = time.time() - signing.b62_decode(timestamp)
+        except (ValueError, IndexError):  # b62_decode's errors for "" and non-base62 digits
+            raise MalformedToken("the bearer token is malformed.") from None
         if age < -CLOCK_SKEW:
             raise TokenFromTheFuture("the bearer token is dated in the future.")
         if isinstance(max_age, timedelta):
@@ -79,7 +88,7 @@ def verify_token(token: str) -> ActivationClient:
             TokenSigner(secret).unsign_object(token, max_age=max_age)
         except signing.SignatureExpired:
             refusal = "the bearer token has expired."
-        except TokenFromTheFuture as error:
+        except (TokenFromTheFuture, MalformedToken) as error:
             refusal = str(error)
         except signing.BadSignature:
             continue

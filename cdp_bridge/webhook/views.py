@@ -41,6 +41,7 @@ from cdp_bridge.exceptions import (
     PayloadTooLarge,
     SegmentGroupMismatch,
     SegmentGroupNotFound,
+    UnreadableBody,
     UnsupportedMediaType,
     WebhookRejected,
 )
@@ -55,7 +56,7 @@ from cdp_bridge.webhook.authentication import (
 )
 from cdp_bridge.webhook.clients import ActivationClient, InvalidClient, authenticate_client
 from cdp_bridge.webhook.serializers import TokenRequest, validate_delivery
-from cdp_bridge.webhook.signatures import SignatureError, verify_signature
+from cdp_bridge.webhook.signatures import SignatureError, Signed, verify_signature
 from cdp_bridge.webhook.tokens import issue_token
 
 logger = logging.getLogger("cdp_bridge.webhook")
@@ -68,6 +69,7 @@ MAX_TOKEN_REQUEST_BYTES = 16 * 1024
 REFUSAL_STATUS: dict[type[WebhookRejected], int] = {
     InvalidJson: 400,
     InvalidPayload: 400,
+    UnreadableBody: 400,
     SegmentGroupMismatch: 403,
     SegmentGroupNotFound: 409,
     LengthRequired: 411,
@@ -145,7 +147,20 @@ class JsonErrorView(APIView):
         error = self.describe_error(exc)
         if error is None:
             return self.internal_error(exc)
-        return Response(self.error_body(error), status=error.status, headers=error.headers)
+        response = Response(self.error_body(error), status=error.status, headers=error.headers)
+        if error.status == 503:
+            # An outage, not a bug: a warning, where Django would log any 5xx as an ERROR (and
+            # mail it to the ADMINS) once per request the CDP retries. Logged here, it is not
+            # logged again (``_has_been_logged``).
+            request: HttpRequest = getattr(self.request, "_request", self.request)
+            log_response(
+                "Service Unavailable: %s",
+                request.path,
+                response=response,
+                request=request,
+                level="warning",
+            )
+        return response
 
     def describe_error(self, exc: Exception) -> HttpError | None:
         """The answer to an expected error; None for an unexpected one (a 500)."""
@@ -218,7 +233,7 @@ class WebhookView(JsonErrorView):
         try:
             bodies.check_media_type(http)
             raw = bodies.read_body(http, config.max_body_bytes)
-            self.check_signature(client, http, raw, config.signature_tolerance)
+            signed = self.check_signature(client, http, raw, config.signature_tolerance)
             body = bodies.decompress(raw, bodies.content_encoding(http), config.max_body_bytes)
             _log_request(client, http, body)
             if len(delivery_id) > MAX_DELIVERY_ID_LENGTH:
@@ -236,7 +251,7 @@ class WebhookView(JsonErrorView):
         except WebhookRejected as error:
             history.record_rejection(client, error, body or raw, delivery_id)
             raise
-        return self.answer(receiving.receive(client, delivery, body.decode(), delivery_id))
+        return self.answer(receiving.receive(client, delivery, body.decode(), delivery_id, signed))
 
     def answer(self, received: receiving.Received) -> Response:
         """The answer to a delivery that was applied, accepted for the queue, or a duplicate."""
@@ -260,14 +275,15 @@ class WebhookView(JsonErrorView):
 
     def check_signature(
         self, client: ActivationClient, http: HttpRequest, raw: bytes, tolerance: int
-    ) -> None:
-        """Check ``X-CDP-Signature`` when it is required, or sent and a signing secret is set."""
+    ) -> Signed | None:
+        """Check ``X-CDP-Signature`` when it is required, or sent and a signing secret is set;
+        what it signs, or None when it is not checked."""
         activation = client.activation
         header = http.META.get("HTTP_X_CDP_SIGNATURE")
         if not activation.signing_secret or not (header or activation.require_signature):
-            return
+            return None
         try:
-            verify_signature(header, activation.signing_secret, raw, tolerance)
+            return verify_signature(header, activation.signing_secret, raw, tolerance)
         except SignatureError as error:
             log_failure(http, str(error), client.client_id)
             raise exceptions.AuthenticationFailed(str(error)) from None

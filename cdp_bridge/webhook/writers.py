@@ -4,7 +4,10 @@ Two writers keep one contract (``MembershipWriter``). On PostgreSQL the identifi
 one array (``unnest``) or, for large sets, one ``COPY`` into a temporary table, and are joined
 with the users and the memberships in SQL: a small change is one statement, a snapshot of a
 million members a handful. Elsewhere the difference is computed in Python from chunked queries.
-Neither takes a lock: the caller holds the segment's row lock (see ``sync``).
+The caller holds the segment's row lock (see ``sync``). The one lock the writers take is a key-share
+lock on each user they make a member, the lock the membership's foreign key takes anyway, taken
+as the user is read: a user being deleted meanwhile (an erasure) is waited for, then skipped and
+counted unknown, instead of failing the whole delivery when it commits.
 """
 
 from __future__ import annotations
@@ -160,10 +163,16 @@ class PostgresMembershipWriter(MembershipWriter):
 
     # -- the statements; ``w`` (and ``r``) yield user ids as ``.id`` --------------------------
 
-    def _resolve(self, identifiers: str) -> str:
+    def _resolve(self, identifiers: str, *, to_add: bool = False) -> str:
+        """The users the identifiers name; ``to_add``: key-share locked, to become members.
+
+        The lock waits for a concurrent deletion of the user and then leaves them out, where
+        the membership's foreign key, checked at commit, would fail the delivery.
+        """
+        lock = " FOR KEY SHARE OF u" if to_add else ""
         return (
             f"SELECT u.{self.user_pk} AS id FROM {identifiers} "
-            f"JOIN {self.users} u ON u.{self.person_column} = i.v"
+            f"JOIN {self.users} u ON u.{self.person_column} = i.v{lock}"
         )
 
     def _delete_members(self, users: str) -> str:
@@ -212,21 +221,17 @@ class PostgresMembershipWriter(MembershipWriter):
             f"AND m.user_id IN (SELECT id FROM {users})"
         )
 
-    def _insert_new(self, users: str) -> str:
-        return (
-            f"INSERT INTO {self.memberships} (segment_id, user_id) SELECT %(segment)s, w.id "
-            f"FROM {users} WHERE NOT EXISTS (SELECT 1 FROM {self.memberships} m "
-            f"WHERE m.segment_id = %(segment)s AND m.user_id = w.id)"
-        )
-
-    def _insert_new_users(self, ids: str) -> str:
-        """Insert ids not checked against the user table: first narrowed to the ids that are
-        not members yet (few, for a small change), then only those looked up."""
+    def _insert_new(self, ids: str) -> str:
+        """Insert the users ``ids`` names that are not members yet: first narrowed to those
+        (few, for a small change), then only those looked up — and key-share locked, as in
+        ``_resolve`` — in the user table, so ids of no user, or of one deleted meanwhile, are
+        left out."""
         return (
             f"WITH n AS MATERIALIZED (SELECT w.id FROM {ids} WHERE NOT EXISTS (SELECT 1 FROM "
             f"{self.memberships} m WHERE m.segment_id = %(segment)s AND m.user_id = w.id)) "
             f"INSERT INTO {self.memberships} (segment_id, user_id) SELECT %(segment)s, n.id "
-            f"FROM n WHERE EXISTS (SELECT 1 FROM {self.users} u WHERE u.{self.user_pk} = n.id)"
+            f"FROM n WHERE EXISTS (SELECT 1 FROM {self.users} u WHERE u.{self.user_pk} = n.id "
+            "FOR KEY SHARE)"
         )
 
     # -- the contract ----------------------------------------------------------------------------
@@ -238,23 +243,19 @@ class PostgresMembershipWriter(MembershipWriter):
                 params["ids"] = list(identifiers)
                 return self._one_statement(
                     cursor,
-                    f"WITH w AS MATERIALIZED ({self._resolve(self._array('ids'))}), "
+                    f"WITH w AS MATERIALIZED ({self._resolve(self._array('ids'), to_add=True)}), "
                     f"d AS ({self._members_not_in('w')} RETURNING 1), "
                     f"a AS ({self._add('w')} RETURNING 1) "
                     "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), "
                     "(SELECT count(*) FROM w)",
                     params,
                 )
-            with self._copied(cursor, identifiers) as (users, matched):
-                before = self._count_members(cursor, segment_id) if matched is None else 0
+            with self._copied(cursor, identifiers) as (users, _):
+                before = self._count_members(cursor, segment_id)
                 removed = self._execute(cursor, self._delete_absent(users), params)
-                if matched is None:
-                    added = self._execute(cursor, self._insert_new_users(users), params)
-                    # Afterwards the segment holds exactly the ids that are users.
-                    matched = before - removed + added
-                else:
-                    added = self._execute(cursor, self._insert_new(users), params)
-        return MembershipChange(added, removed, matched)
+                added = self._execute(cursor, self._insert_new(users), params)
+        # Afterwards the segment holds exactly the ids that are users.
+        return MembershipChange(added, removed, before - removed + added)
 
     def change(
         self, segment_id: int, added: Collection[Any], removed: Collection[Any]
@@ -266,7 +267,7 @@ class PostgresMembershipWriter(MembershipWriter):
                 return self._one_statement(
                     cursor,
                     f"WITH r AS MATERIALIZED ({self._resolve(self._array('removed'))}), "
-                    f"w AS MATERIALIZED ({self._resolve(self._array('added'))}), "
+                    f"w AS MATERIALIZED ({self._resolve(self._array('added'), to_add=True)}), "
                     f"d AS ({self._members_in('r')} RETURNING 1), "
                     f"a AS ({self._add('w')} RETURNING 1) "
                     "SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), "
@@ -276,10 +277,10 @@ class PostgresMembershipWriter(MembershipWriter):
             with self._copied(cursor, removed) as (users, matched_removed):
                 removed_count = self._execute(cursor, self._delete_listed(users), params)
                 matched = self._matched(cursor, users, matched_removed)
-            with self._copied(cursor, added) as (users, matched_added):
-                insert = self._insert_new if matched_added is not None else self._insert_new_users
-                added_count = self._execute(cursor, insert(users), params)
-                matched += self._matched(cursor, users, matched_added)
+            with self._copied(cursor, added) as (users, _):
+                added_count = self._execute(cursor, self._insert_new(users), params)
+                # Counted once they are in: a user deleted meanwhile is not.
+                matched += self._matched(cursor, users, None)
         return MembershipChange(added_count, removed_count, matched)
 
     # -- helpers ---------------------------------------------------------------------------------

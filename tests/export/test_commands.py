@@ -44,6 +44,35 @@ def stream(*args, **kwargs):
     return out.getvalue()
 
 
+class Untouched:
+    """A user item processor that changes nothing: it makes the export read instances."""
+
+    def process(self, row, user):
+        return row
+
+
+@pytest.mark.parametrize("read_as", ["values", "instances"])
+def test_users_without_a_person_identifier_are_skipped_and_counted(
+    export_config, receiver, read_as
+):
+    """Sent, they would all be one person to the CDP (``"None"``, ``""``): the CDP needs an id."""
+    activation = {
+        "client_id": "raptor",
+        "client_secret": "k3Vq9-rT2wXy7Zp4LmN8bC6dF0gH1jS5",
+        "segment_group_identifier": "cdp",
+        "person_identifier_field": "email",
+    }
+    processors = {"processors": {"user_item": [f"{__name__}.Untouched"]}}
+    export_config(processors if read_as == "instances" else None, cdp={"activations": [activation]})
+    for name, email in [("ada", "ada@example.com"), ("bob", ""), ("cy", "cy@example.com")]:
+        User.objects.create(username=name, email=email)
+    output = stream("stream_user_data", "--no-draft", "--batch-size", "1", "--no-progress")
+    assert [row["id"] for row in receiver.rows] == ["ada@example.com", "cy@example.com"]
+    assert output.rstrip().endswith("; skipped 1 user without an id (no person identifier)")
+    run = ExportRun.objects.get()
+    assert (run.rows, run.skipped, run.batches) == (2, 1, 2)
+
+
 class Terminal(io.StringIO):
     def isatty(self):
         return True

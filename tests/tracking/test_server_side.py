@@ -84,6 +84,40 @@ def test_an_event_is_one_get_request_with_the_visitors_ids(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("field_name", "mode"), [("email", "hashed"), ("last_login", "pk")])
+def test_a_user_without_a_person_identifier_is_sent_without_a_user_id(
+    httpserver, cdp_config, django_capture_on_commit_callbacks, field_name, mode
+):
+    """The user's person identifier is empty (email) or NULL (last_login): no ruid, no p7."""
+    httpserver.expect_request("/t/12345.rsa").respond_with_data("")
+    activation = {
+        "client_id": "raptor",
+        "client_secret": "k3Vq9-rT2wXy7Zp4LmN8bC6dF0gH1jS5",
+        "segment_group_identifier": "cdp",
+        "person_identifier_field": field_name,
+    }
+    tracking = {"server_url": httpserver.url_for("/t"), "user_id": mode}
+    cdp_config(
+        {
+            "system": {
+                "default": {
+                    "cdp": {
+                        "account_number": ACCOUNT,
+                        "tracking": tracking,
+                        "activations": [activation],
+                    }
+                }
+            }
+        }
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        track("visit", "lap-0007", user=User.objects.create_user("ada"), consented=True)
+    [sent_request] = sent(httpserver)
+    assert "ruid" not in sent_request.args
+    assert "p7" not in sent_request.args
+
+
+@pytest.mark.django_db
 def test_the_visitor_can_come_from_the_request(raptor, django_capture_on_commit_callbacks):
     httpserver = raptor(user_id="none")
     httpserver.expect_request("/t/12345.rsa").respond_with_data("")

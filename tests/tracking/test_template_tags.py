@@ -114,6 +114,36 @@ def test_a_logged_in_user_is_not_identified_when_user_id_is_none(tracking):
     assert "p7" not in pushed_events(html)[0]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["pk", "hashed"])
+@pytest.mark.parametrize("field_name", ["email", "last_login"])  # empty, and NULL
+def test_a_user_without_a_person_identifier_is_not_identified(cdp_config, mode, field_name):
+    """Not as "None" or "" (nor their hash): every such user would be one person to the CDP."""
+    activation = {
+        "client_id": "raptor",
+        "client_secret": "k3Vq9-rT2wXy7Zp4LmN8bC6dF0gH1jS5",
+        "segment_group_identifier": "cdp",
+        "person_identifier_field": field_name,
+    }
+    cdp_config(
+        {
+            "system": {
+                "default": {
+                    "cdp": {
+                        "account_number": ACCOUNT,
+                        "tracking": {"user_id": mode},
+                        "activations": [activation],
+                    }
+                }
+            }
+        }
+    )
+    for user in (User.objects.create_user("ada"), User.objects.create_user("bob")):
+        html = render("{% cdp_tracking_script %}{% cdp_track_event 'visit' 'sku-1' %}", user=user)
+        assert "setRuid" not in html
+        assert "p7" not in pushed_events(html)[0]
+
+
 def test_an_anonymous_visitor_is_not_identified(tracking):
     tracking(user_id="pk")
     assert "setRuid" not in render("{% cdp_tracking_script %}")

@@ -6,7 +6,10 @@ against the OpenAPI document (``contract.py``).
 
 import base64
 import gzip
+import http.client
 import json
+import socket
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -148,3 +151,23 @@ def members(segment_identifier):
             "user__username", flat=True
         )
     )
+
+
+def raw_post(url, headers, body, *, close_after_sending=False):
+    """POST bytes exactly as given over a socket (``requests`` cannot send them wrong).
+
+    ``close_after_sending`` half-closes the connection once the bytes are sent, as a client
+    that stops in the middle of its body does; the answer is still read.
+    """
+    where = urlsplit(url)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = f"POST {where.path} HTTP/1.1\r\nHost: {where.netloc}\r\n{head}\r\n".encode()
+    with socket.create_connection((where.hostname, where.port), timeout=30) as connection:
+        connection.sendall(request + body)
+        if close_after_sending:
+            connection.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(connection, method="POST")
+        response.begin()
+        content = response.read()
+    check_answer("POST", url, response.status, response.headers, content)
+    return response.status, json.loads(content)

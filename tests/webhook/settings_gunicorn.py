@@ -1,5 +1,7 @@
 """Settings of the standalone site that gunicorn serves in ``test_gunicorn.py``."""
 
+import os
+
 from tests.settings import *  # noqa: F403
 
 CDP_BRIDGE = {
@@ -17,4 +19,19 @@ CDP_BRIDGE = {
         }
     },
     "webhook": {"max_body_bytes": 64 * 1024},
+}
+
+# Every record of the site, one line each, in the file the test reads.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"line": {"format": "%(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "file": {
+            "class": "logging.FileHandler",
+            "filename": os.environ["CDP_TEST_LOG_FILE"],
+            "formatter": "line",
+        }
+    },
+    "root": {"handlers": ["file"], "level": "INFO"},
 }

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from cdp_bridge.models import WebhookDelivery
+from cdp_bridge.models import SegmentGroup, WebhookDelivery
 
 from .conftest import audience, delivery, ids, members, post
 from .test_deliveries import fail_membership_writes
@@ -62,4 +62,18 @@ def test_the_reapply_action_applies_failed_deliveries_and_skips_the_others(
     ]
     failed.refresh_from_db()
     assert failed.status == "applied"
+    assert members("5d822e81") == {"user0", "user1"}
+
+
+def test_reapplying_the_first_delivery_locks_the_group_its_failure_left_unlocked(
+    admin_client, failed
+):
+    """The failed first attempt rolled its lock of the group back with everything else."""
+    group = SegmentGroup.objects.get()
+    assert not group.is_locked
+    admin_client.post(reverse(CHANGELIST), {"action": "reapply", "_selected_action": [failed.pk]})
+    failed.refresh_from_db()
+    assert failed.status == "applied"
+    group.refresh_from_db()
+    assert group.is_locked
     assert members("5d822e81") == {"user0", "user1"}

@@ -5,16 +5,28 @@ import gzip
 import json
 import logging
 import time
+from datetime import UTC, datetime
+from unittest.mock import patch
 from urllib.parse import urlencode
 
 import pytest
 from django.core import signing
 
+from cdp_bridge.models import WebhookSignature
 from cdp_bridge.webhook.signatures import signature_header
 from cdp_bridge.webhook.tokens import claimed_client_id
 
 from ..conftest import GOOD_SECRET, OTHER_SECRET
-from .conftest import CLIENT_ID, SIGNING_SECRET, WEBHOOK, audience, basic, delivery, post
+from .conftest import (
+    CLIENT_ID,
+    SIGNING_SECRET,
+    WEBHOOK,
+    audience,
+    basic,
+    delivery,
+    ids,
+    post,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -185,6 +197,40 @@ def test_a_signed_delivery_is_applied(client, group, signed):
     assert signed_post(client, delivery(audience())).status_code == 200
 
 
+def test_the_signature_of_a_delivery_that_failed_can_be_sent_again(
+    answering_client, group, users, signed, monkeypatch
+):
+    """A replay is refused because its delivery was applied; a failed one was not."""
+    from .test_deliveries import fail_membership_writes
+
+    data = json.dumps(delivery(audience(members=ids(users[:1])))).encode()
+    headers = {"HTTP_X_CDP_SIGNATURE": signature_header(SIGNING_SECRET, data)}
+    with monkeypatch.context() as patched:
+        fail_membership_writes(patched, RuntimeError("disk full"))
+        assert post(answering_client, data, **headers).status_code == 500
+    assert post(answering_client, data, **headers).json()["status"] == "applied"
+    assert (
+        post(answering_client, data, HTTP_X_CDP_DELIVERY_ID="x", **headers).json()["status"]
+        == "duplicate"
+    )
+
+
+def test_signatures_are_kept_only_while_they_could_be_replayed(client, group, signed):
+    first = json.dumps(delivery(audience("a"))).encode()
+    old = int(time.time()) - 250
+    post(client, first, HTTP_X_CDP_SIGNATURE=signature_header(SIGNING_SECRET, first, old))
+    assert WebhookSignature.objects.count() == 1
+    later = time.time() + 100  # the first one's timestamp is now refused: it is dropped
+    with patch("django.utils.timezone.now", lambda: datetime.fromtimestamp(later, UTC)):
+        second = json.dumps(delivery(audience("b"))).encode()
+        header = signature_header(SIGNING_SECRET, second, int(later))
+        with patch("cdp_bridge.webhook.signatures.time.time", lambda: later):
+            assert post(client, second, HTTP_X_CDP_SIGNATURE=header).status_code == 200
+    [kept] = WebhookSignature.objects.all()
+    assert kept.delivery.segment_group_identifier == "cdp_audiences"
+    assert kept.delivery.body == second.decode()
+
+
 def test_the_signature_covers_the_body_as_sent_so_gzip_is_signed_compressed(client, group, signed):
     compressed = gzip.compress(json.dumps(delivery(audience())).encode())
     response = post(
@@ -294,6 +340,26 @@ def test_a_deeply_nested_token_is_401_not_an_error(client, group, no_error_logge
     response = post(client, delivery(), auth=f"Bearer {nested}:x:y")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_credentials"
+
+
+@pytest.mark.parametrize("timestamp", [None, "!!", ""])
+def test_a_well_signed_token_without_a_usable_timestamp_is_401_malformed_not_an_error(
+    client, group, caplog, no_error_logged, timestamp
+):
+    """Signed with a client secret, but not by the token endpoint: no timestamp, or one that
+    is not base62."""
+    claims = signing.b64_encode(json.dumps({"client_id": CLIENT_ID}).encode()).decode()
+    value = claims if timestamp is None else f"{claims}:{timestamp}"
+    forged = signing.Signer(key=GOOD_SECRET, salt="cdp_bridge.webhook.token").sign(value)
+    response = post(client, delivery(audience()), auth=f"Bearer {forged}")
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "invalid_credentials",
+        "the bearer token is malformed.",
+    )
+    [refusal] = [r for r in caplog.records if r.name == "cdp_bridge.webhook"]
+    assert refusal.levelno == logging.WARNING
 
 
 def test_a_token_request_with_too_many_fields_is_400_not_an_error(client, group, no_error_logged):

@@ -140,5 +140,6 @@ def test_text_no_database_can_store_is_refused_with_its_path():
         parse_json(b'{"a/b": ["ok", "\\u0000"], "\\ud800": 1}')
     assert refused.value.details == [
         {"path": "/a~1b/1", "message": "Contains NUL or an unpaired surrogate."},
-        {"path": "/\ud800", "message": "The key contains NUL or an unpaired surrogate."},
+        # Written with the escape the body used: the answer could not encode the surrogate.
+        {"path": "/\\ud800", "message": "The key contains NUL or an unpaired surrogate."},
     ]

@@ -76,6 +76,19 @@ def test_a_refused_delivery_is_one_clear_line(webhook, db, configure, delivery_f
         send(delivery_file, "--url", webhook)
 
 
+@pytest.mark.parametrize("token", [[], ["--token"]], ids=["basic", "token"])
+def test_a_wrong_url_is_one_line_with_the_status_and_the_start_of_the_page(
+    live_server, group, delivery_file, token
+):
+    with pytest.raises(CommandError) as refused:
+        send(delivery_file, "--url", f"{live_server.url}/cdp/webhok", *token)
+    message = str(refused.value)
+    endpoint = "token endpoint" if token else "webhook"
+    assert message.startswith(f"The {endpoint} answered 404 Not Found: <!doctype html> <html")
+    assert "\n" not in message
+    assert len(message) < 200
+
+
 def test_an_unreachable_webhook_and_a_missing_file_are_one_clear_line(group, delivery_file):
     with pytest.raises(
         CommandError, match=re.escape("Could not reach http://127.0.0.1:9/cdp/webhook")

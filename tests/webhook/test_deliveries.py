@@ -136,7 +136,7 @@ def test_only_failed_deliveries_can_be_reapplied(client, group):
         reapply(WebhookDelivery.objects.get())
 
 
-def test_a_large_reapplied_delivery_goes_back_to_the_queue(
+def test_a_large_reapplied_delivery_goes_back_to_the_queue_and_locks_the_group_once_applied(
     answering_client, group, users, configure, monkeypatch
 ):
     with monkeypatch.context() as patched:
@@ -144,6 +144,13 @@ def test_a_large_reapplied_delivery_goes_back_to_the_queue(
         post(answering_client, delivery(audience(members=ids(users[:3]))))
     configure(bulk_async_threshold=3)
     assert reapply(WebhookDelivery.objects.get()).status == "queued"
+    # The failed first attempt rolled its lock of the group back: applied, it locks it.
+    group.refresh_from_db()
+    assert not group.is_locked
+    [applied] = process_queued()
+    assert applied.status == "applied"
+    group.refresh_from_db()
+    assert group.is_locked
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ gunicorn runs the site in its own process and database (a standalone site), so w
 tested is what a client of a deployed site gets.
 """
 
+import base64
 import gzip
 import json
 import socket
@@ -15,6 +16,7 @@ import pytest
 import requests
 
 from ..standalone import standalone_site
+from .conftest import raw_post
 
 CREDENTIALS = ("raptor", "k3Vq9-rT2wXy7Zp4LmN8bC6dF0gH1jS5")
 JSON = {"Content-Type": "application/json"}
@@ -27,9 +29,17 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site_log(tmp_path_factory):
+    """The file the site logs to, a record a line: ``LEVEL logger message``."""
+    return tmp_path_factory.mktemp("gunicorn-log") / "site.log"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, site_log):
     for site in standalone_site(
-        tmp_path_factory.mktemp("gunicorn"), "tests.webhook.settings_gunicorn"
+        tmp_path_factory.mktemp("gunicorn"),
+        "tests.webhook.settings_gunicorn",
+        {"CDP_TEST_LOG_FILE": str(site_log)},
     ):
         prepared = site.manage(
             "shell",
@@ -139,3 +149,44 @@ def test_head_answers_have_no_body(webhook):
     assert refused.status_code == 401
     assert refused.headers["WWW-Authenticate"].startswith("Basic")
     assert requests.head(f"{webhook}/token", timeout=30).status_code == 405
+
+
+AUTHORIZATION = "Basic " + base64.b64encode(":".join(CREDENTIALS).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("case", "headers", "body"),
+    [
+        (
+            "a chunk size that is not hex",
+            {"Transfer-Encoding": "chunked"},
+            b"zz\r\nabc\r\n0\r\n\r\n",
+        ),
+        ("a chunk cut short", {"Transfer-Encoding": "chunked"}, b"100\r\nabc"),
+        # A whole delivery, but not the whole body its Content-Length announces.
+        (
+            "a body shorter than its Content-Length",
+            {"Content-Length": "1000"},
+            delivery("cut-short", ["1"]),
+        ),
+    ],
+)
+def test_a_body_that_cannot_be_read_whole_is_400_and_a_warning(
+    webhook, site, site_log, case, headers, body
+):
+    before = site_log.read_text() if site_log.exists() else ""
+    status, answer = raw_post(
+        webhook,
+        {"Content-Type": "application/json", "Authorization": AUTHORIZATION, **headers},
+        body,
+        close_after_sending=True,
+    )
+    assert (status, answer["error"]["code"]) == (400, "invalid_body"), case
+    logged = site_log.read_text()[len(before) :].splitlines()
+    assert "WARNING django.request Bad Request: /cdp/webhook" in logged
+    assert [line for line in logged if line.startswith(("ERROR", "CRITICAL"))] == []
+    rejected = "WebhookDelivery.objects.values_list('status', 'error').latest('pk')"
+    status, error = site.query(f"list({rejected})")
+    assert status == "rejected"
+    assert error.startswith("The body ")
+    assert site.query("Segment.objects.filter(identifier='cut-short').count()") == 0

@@ -3,6 +3,7 @@
 import gzip
 import json
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,10 +12,20 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from cdp_bridge.models import Segment, SegmentMembership, SnapshotPart, WebhookDelivery
+from cdp_bridge.webhook import writers
 from cdp_bridge.webhook.signatures import signature_header
 
 from ..conftest import GOOD_SECRET
-from .conftest import CLIENT_ID, SIGNING_SECRET, audience, delivery, ids, members
+from .conftest import (
+    CLIENT_ID,
+    SIGNING_SECRET,
+    audience,
+    basic,
+    delivery,
+    ids,
+    members,
+    raw_post,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,6 +43,46 @@ def webhook(live_server):
 def send(url, body, **kwargs):
     kwargs.setdefault("auth", (CLIENT_ID, GOOD_SECRET))
     return requests.post(url, json=body, timeout=30, **kwargs)
+
+
+@pytest.fixture
+def session():
+    """Opens sessions of their own on the test database (PostgreSQL), outside Django's."""
+    import psycopg
+
+    opened = []
+
+    def open_session():
+        settings = connection.settings_dict
+        opened.append(
+            psycopg.connect(
+                host=settings["HOST"] or "127.0.0.1",
+                port=settings["PORT"] or 5432,
+                user=settings["USER"],
+                password=settings["PASSWORD"],
+                dbname=settings["NAME"],
+            )
+        )
+        return opened[-1]
+
+    yield open_session
+    for opened_session in opened:
+        opened_session.close()  # what was left uncommitted is rolled back
+
+
+def wait_for_a_lock_wait(timeout=20.0):
+    """Until a session of the test database waits for a lock another one holds."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    pytest.fail("no session waited for a lock")
 
 
 def test_each_way_to_authenticate_over_http(webhook, group, users, configure):
@@ -166,6 +217,26 @@ def test_a_chunked_body_the_server_cannot_decode_is_411_with_a_clear_error(webho
     assert not Segment.objects.exists()
 
 
+def test_a_body_shorter_than_its_content_length_is_400_and_not_applied(webhook, group, users):
+    """The client closes its side before sending what its Content-Length announced: the server
+    reads to the end of the connection, and what it read must not pass for the whole body."""
+    body = json.dumps(delivery(audience(members=ids(users)))).encode()
+    status, answer = raw_post(
+        webhook,
+        {
+            "Content-Type": "application/json",
+            "Authorization": basic(),
+            "Content-Length": str(len(body) + 100),
+        },
+        body,
+        close_after_sending=True,
+    )
+    assert (status, answer["error"]["code"]) == (400, "invalid_body")
+    assert f"ended after {len(body)} of the {len(body) + 100} bytes" in answer["error"]["message"]
+    assert not Segment.objects.exists()
+    assert WebhookDelivery.objects.get().status == "rejected"
+
+
 def usernames(pks):
     return set(User.objects.filter(pk__in=pks).values_list("username", flat=True))
 
@@ -224,3 +295,144 @@ def test_concurrent_snapshot_parts_new_segments_deltas_and_removals_never_deadlo
         assert members(name) == usernames(m)
     assert not Segment.objects.filter(identifier__in=temporary).exists()
     assert WebhookDelivery.objects.exclude(status="applied").count() == 0
+
+
+@on_postgresql
+@pytest.mark.parametrize(
+    ("path", "sync_kind", "person_field"),
+    [
+        ("unnest", "full", None),
+        ("unnest", "delta", None),
+        ("copy", "full", None),
+        ("copy", "delta", None),
+        ("copy", "full", "username"),
+    ],
+)
+def test_a_delivery_racing_the_erasure_of_a_member_skips_that_member(
+    webhook, group, users, session, monkeypatch, configure, path, sync_kind, person_field
+):
+    """A user deleted (not yet committed) while a delivery adds them: the delivery waits for
+    the erasure, then counts them unknown and applies the rest, never a 500 at commit."""
+    if path == "copy":
+        monkeypatch.setattr(writers, "COPY_FROM", 1)  # the identifiers go by COPY
+    if person_field:
+        configure({"person_identifier_field": person_field})
+    victim, kept = users[0], users[1]
+    named = [getattr(user, person_field or "pk") for user in (victim, kept)]
+    eraser = session()
+    eraser.execute("DELETE FROM cdp_bridge_segmentmembership WHERE user_id = %s", [victim.pk])
+    eraser.execute("DELETE FROM auth_user WHERE id = %s", [victim.pk])
+    if sync_kind == "full":
+        body = delivery(audience(members=[str(value) for value in named]))
+    else:
+        body = delivery(audience(sync="delta", added=[str(value) for value in named]))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(send, webhook, body)
+        wait_for_a_lock_wait()
+        eraser.commit()
+        response = answer.result()
+    assert response.status_code == 200, response.text
+    [result] = response.json()["audiences"]
+    assert (result["status"], result["added"], result["unknown_members"]) == ("applied", 1, 1)
+    assert members("5d822e81") == {kept.username}
+    assert WebhookDelivery.objects.get().status == "applied"
+
+
+@on_postgresql
+def test_a_delivery_holding_its_group_lets_others_add_rows_that_reference_the_group(
+    webhook, group, users, session
+):
+    """The group lock of a delivery (one carrying snapshot parts, or creating segments) takes no
+    key: a segment or snapshot part added to the group meanwhile, whose foreign key takes a
+    key-share lock on the group row, is not held up by it (a plain FOR UPDATE would be)."""
+    assert send(webhook, delivery(audience("held", members=ids(users[:1])))).ok
+    holder = session()
+    holder.execute("SELECT 1 FROM cdp_bridge_segment WHERE identifier = 'held' FOR UPDATE")
+    part = {"id": "s1", "part": 1, "parts": 1}
+    body = delivery(audience("held", members=ids(users[:2]), snapshot=part))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(send, webhook, body)
+        wait_for_a_lock_wait()  # holding the group row, the delivery waits for its segment
+        beside = session()
+        beside.execute("SET lock_timeout = '5s'")
+        beside.execute("SET LOCAL cdp_bridge.cdp_writes = on")  # the group is locked
+        beside.execute(
+            "INSERT INTO cdp_bridge_segment (group_id, identifier, name, description, tags, "
+            "created_at, updated_at) VALUES (%s, 'beside', '', '', '[]', now(), now())",
+            [group.pk],
+        )
+        beside.execute(
+            "INSERT INTO cdp_bridge_snapshotpart (group_id, audience_identifier, snapshot_id, "
+            "part, parts, audience, received_at) VALUES (%s, 'other', 's2', 1, 2, '{}', now())",
+            [group.pk],
+        )
+        beside.commit()  # the foreign keys are checked now: a key-share lock on the group row
+        holder.rollback()
+        response = answer.result()
+    assert response.status_code == 200, response.text
+    assert members("held") == {"user0", "user1"}
+    assert set(Segment.objects.values_list("identifier", flat=True)) == {"held", "beside"}
+
+
+def test_a_signed_request_replayed_inside_the_window_is_a_duplicate(
+    webhook, group, users, configure
+):
+    """Neither X-CDP-Delivery-Id nor its absence is signed: a replay of the body with its
+    signature, under another delivery id or none, changes nothing. The CDP's own retry signs
+    anew (a new timestamp) and is deduplicated by its delivery id, as ever."""
+    configure({"signing_secret": SIGNING_SECRET, "require_signature": True})
+
+    def post(body, delivery_id=None, signed=None):
+        headers = {
+            "Content-Type": "application/json",
+            "X-CDP-Signature": signed or signature_header(SIGNING_SECRET, body),
+        }
+        if delivery_id is not None:
+            headers["X-CDP-Delivery-Id"] = delivery_id
+        return requests.post(
+            webhook, data=body, headers=headers, auth=(CLIENT_ID, GOOD_SECRET), timeout=30
+        )
+
+    added = json.dumps(delivery(audience(sync="delta", added=ids(users[:1])))).encode()
+    signature = signature_header(SIGNING_SECRET, added)
+    assert post(added, "d-1", signature).json()["status"] == "applied"
+    removed = json.dumps(delivery(audience(sync="delta", removed=ids(users[:1])))).encode()
+    assert post(removed, "d-2").json()["status"] == "applied"
+    replays = [
+        post(added, "d-3", signature),
+        post(added, None, signature),
+        post(added, "d-4", f"{signature},v1={'0' * 64}"),  # another candidate added
+    ]
+    for replay in replays:
+        answer = replay.json()
+        assert (replay.status_code, answer["status"]) == (200, "duplicate")
+        assert answer["delivery_id"] == "d-1"
+    assert members("5d822e81") == set()  # the removal was not undone by a replay
+    later = signature_header(SIGNING_SECRET, added, int(time.time()) + 1)
+    retry = post(added, "d-1", later)  # the CDP's retry: signed anew, the same delivery id
+    assert (retry.json()["status"], retry.json()["delivery_id"]) == ("duplicate", "d-1")
+    assert members("5d822e81") == set()
+    assert WebhookDelivery.objects.filter(status="duplicate").count() == 4
+
+
+@on_postgresql
+def test_concurrent_replays_of_a_signed_request_apply_once(webhook, group, users, configure):
+    configure({"signing_secret": SIGNING_SECRET, "require_signature": True})
+    body = json.dumps(delivery(audience(sync="delta", added=ids(users[:3])))).encode()
+    signature = signature_header(SIGNING_SECRET, body)
+
+    def replay(number):
+        headers = {
+            "Content-Type": "application/json",
+            "X-CDP-Signature": signature,
+            "X-CDP-Delivery-Id": f"replay-{number}",
+        }
+        return requests.post(
+            webhook, data=body, headers=headers, auth=(CLIENT_ID, GOOD_SECRET), timeout=30
+        ).json()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(replay, range(10)))
+    assert sorted(answer["status"] for answer in answers) == ["applied"] + ["duplicate"] * 9
+    [applied] = [answer["delivery_id"] for answer in answers if answer["status"] == "applied"]
+    assert {answer["delivery_id"] for answer in answers} == {applied}

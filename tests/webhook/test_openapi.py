@@ -74,7 +74,7 @@ def test_each_error_status_names_the_codes_it_comes_with(generated):
         for status in (400, 403, 409, 411, 413, 415, 500, 503)
     }
     assert codes == {
-        400: ["invalid_json", "invalid_payload"],
+        400: ["invalid_json", "invalid_payload", "invalid_body"],
         403: ["segment_group_mismatch"],
         409: ["segment_group_not_found"],
         411: ["length_required"],

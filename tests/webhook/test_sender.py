@@ -91,12 +91,12 @@ def test_with_use_token_it_gets_a_bearer_token_first(received, httpserver):
         ),
         (
             Response("<h1>Not Found</h1>", status=404),
-            "The token endpoint answered 404 <h1>Not Found</h1>",
+            "The token endpoint answered 404 NOT FOUND: <h1>Not Found</h1>",
         ),
         (Response("", status=502), "The token endpoint answered 502 BAD GATEWAY"),
         (
             Response(json.dumps({"no": "token"}), status=200),
-            'The token endpoint answered 200 {"no": "token"}',
+            'The token endpoint answered 200 OK: {"no": "token"}',
         ),
     ],
 )

@@ -251,6 +251,42 @@ def test_text_that_no_database_can_store_is_refused_not_a_500(client, group):
     }
 
 
+def test_a_key_no_database_can_store_is_refused_with_its_path_escaped(client, group):
+    """The key's path is written with escapes, so that the answer can be rendered and the
+    refusal stored (PostgreSQL's jsonb refuses NUL and unpaired surrogates too)."""
+    body = b'{"\\ud800": 1, "segment_group_identifier": "cdp_audiences", "extra": {"a\\u0000b": 2}}'
+    response = post(client, body)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid_payload"
+    assert [item["path"] for item in error["details"]] == ["/\\ud800", "/extra/a\\u0000b"]
+    rejected = WebhookDelivery.objects.get()
+    assert rejected.status == "rejected"
+    assert rejected.result == {"code": "invalid_payload", "details": error["details"]}
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("sequence", "17"),
+        ("sequence", 18.0),
+        ("sequence", True),
+        ("profile_count", "15230"),
+        ("snapshot", {"id": "s", "part": "1", "parts": 1}),
+        ("snapshot", {"id": "s", "part": 1, "parts": 2.0}),
+    ],
+)
+def test_an_integer_field_takes_a_json_integer_only(client, group, where, value):
+    response = post(client, delivery(audience(**{where: value})))
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid_payload"
+    [problem] = error["details"]
+    assert problem["path"].startswith(f"/audiences/0/{where}")
+    assert problem["message"].startswith("Expected an integer, not ")
+    assert not Segment.objects.exists()
+
+
 def test_refused_deliveries_are_kept_for_the_admin_with_their_error(client, group):
     post(client, b"{oops", HTTP_X_CDP_DELIVERY_ID="bad-1")
     rejected = WebhookDelivery.objects.get()
@@ -393,6 +429,34 @@ def test_an_unavailable_database_is_503_with_retry_after_and_nothing_written(
     assert not SegmentMembership.objects.exists()
     group.refresh_from_db()
     assert not group.is_locked
+
+
+def test_an_unavailable_database_is_logged_as_a_warning_not_an_error(
+    client, group, users, monkeypatch, caplog
+):
+    """A 503 is the site's outage, not a bug: no ERROR record, so no mail to the ADMINS."""
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("could not connect to server: Connection refused")
+
+    monkeypatch.setattr("cdp_bridge.webhook.receiving.receive", database_gone)
+    monkeypatch.setattr("cdp_bridge.webhook.views.authenticate_client", database_gone)
+    with caplog.at_level(logging.DEBUG):
+        answers = [
+            post(client, delivery(audience(members=ids(users)))),
+            client.post(
+                TOKEN_URL,
+                "grant_type=client_credentials",
+                content_type="application/x-www-form-urlencoded",
+                HTTP_AUTHORIZATION=basic(),
+            ),
+        ]
+    assert [answer.status_code for answer in answers] == [503, 503]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert {r.getMessage() for r in caplog.records if r.name == "django.request"} == {
+        f"Service Unavailable: {WEBHOOK}",
+        f"Service Unavailable: {TOKEN_URL}",
+    }
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from cdp_bridge import conf
 from cdp_bridge.conf import Activation
 from cdp_bridge.exceptions import ConfigurationError
-from cdp_bridge.webhook.sender import TokenRefused, send_activation
+from cdp_bridge.webhook.sender import TokenRefused, answer_start, send_activation
 
 
 class Command(BaseCommand):
@@ -93,4 +93,4 @@ def _reason(response: requests.Response) -> str:
     problem = _json(response).get("error")
     if isinstance(problem, dict):
         return f"{problem.get('code')}: {problem.get('message')}"
-    return response.text[:200]
+    return answer_start(response)
