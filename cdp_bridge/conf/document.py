@@ -95,9 +95,8 @@ def _in_their_sections(
 def _read_scopes(raw: Mapping[str, Any], reader: Reader) -> dict[str, ScopeSettings]:
     declared_type = Mapping[str, ScopeDeclaration]
     declarations: dict[str, ScopeDeclaration] = {}
-    for name, declaration in reader.value(
-        declared_type, NO_SETTING, raw.get("scopes"), ("scopes",)
-    ).items():
+    written = reader.value(declared_type, NO_SETTING, raw.get("scopes"), ("scopes",))
+    for name, declaration in (written if isinstance(written, Mapping) else {}).items():
         if name == "global":
             reader.report(
                 SCOPE_NAMING,

@@ -132,6 +132,20 @@ def _parameter(reference: str, name: str) -> Any:
     )
 
 
+def typed_placeholder(value: str, processor: str) -> str | None:
+    """``%env(NAME)%`` with ``processor`` added (``%env(int:NAME)%``), if it is such a placeholder.
+
+    None when ``value`` is not one placeholder without a processor of its own.
+    """
+    whole = PLACEHOLDER.fullmatch(value.strip())
+    if not whole:
+        return None
+    body = whole["body"].removeprefix("string:")
+    if body.split(":")[0] in PROCESSORS:
+        return None
+    return f"%env({processor}:{body})%"
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
