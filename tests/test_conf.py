@@ -914,7 +914,10 @@ def test_an_account_number_written_as_text_is_refused_under_its_own_id(cdp_confi
 def test_a_boolean_written_as_text_is_refused_with_how_to_write_it(cdp_config, text):
     report = cdp_config({"system": {"default": {"cdp": {"tracking": {"enabled": text}}}}})
     (problem,) = report.problems
-    assert (problem.check_id, problem.path) == ("cdp_bridge.E002", "system.default.cdp.tracking.enabled")
+    assert (problem.check_id, problem.path) == (
+        "cdp_bridge.E002",
+        "system.default.cdp.tracking.enabled",
+    )
     assert "%env(bool:NAME)%" in problem.hint
     assert "unquoted" in problem.hint
 

@@ -118,7 +118,8 @@ def test_the_schema_describes_each_key_with_its_default(validator):
     "batch_size", ["'30'", "'%env(CDP_BATCH)%'", "'%env(bool:CDP_BATCH)%'", ".nan"]
 )
 def test_an_editor_flags_a_number_written_as_text(validator, batch_size):
-    text = f"ibexa: {{system: {{default: {{cdp: {{data_export: {{user_data: {{batch_size: {batch_size}}}}}}}}}}}}}"
+    user_data = f"{{user_data: {{batch_size: {batch_size}}}}}"
+    text = f"ibexa: {{system: {{default: {{cdp: {{data_export: {user_data}}}}}}}}}"
     assert "ibexa.system.default.cdp.data_export.user_data.batch_size" in errors(validator, text)
 
 

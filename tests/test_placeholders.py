@@ -188,9 +188,7 @@ def test_a_percent_sign_in_the_environment_is_kept_as_it_is(monkeypatch):
         ("%kernel.project_dir%/var/cdp", "kernel.project_dir", "BASE_DIR"),
     ],
 )
-def test_a_symfony_parameter_reference_is_refused_naming_the_parameter(
-    value, parameter, suggested
-):
+def test_a_symfony_parameter_reference_is_refused_naming_the_parameter(value, parameter, suggested):
     error = refused(value)
     assert error.check_id == "cdp_bridge.E039"
     assert repr(parameter) in str(error)

@@ -476,7 +476,9 @@ def test_a_container_parameter_never_becomes_a_client_secret(yaml_config, activa
         conf.get_scope()
 
 
-def test_the_project_directory_and_percent_signs_read_as_in_symfony(yaml_config, settings, tmp_path):
+def test_the_project_directory_and_percent_signs_read_as_in_symfony(
+    yaml_config, settings, tmp_path
+):
     settings.BASE_DIR = tmp_path
     yaml_config("""\
         ibexa:

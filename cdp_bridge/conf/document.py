@@ -77,9 +77,7 @@ def read_configuration(raw: Any, prefixes: Mapping[str, str], default_user_model
         CdpBridgeSettings, values, (), given={"scopes": frozen_mapping(scopes)}, lenient=True
     )
     scheduled = {entry.scope for entry in settings.schedule}
-    _warn_undeclared(
-        [name for name in undeclared if name not in scheduled], list(scopes), reader
-    )
+    _warn_undeclared([name for name in undeclared if name not in scheduled], list(scopes), reader)
     return Reading(settings, tuple(reader.problems), tuple(reader.refused))
 
 

@@ -66,7 +66,11 @@ class _Generator:
             section: {} for section in ("ibexa", "ibexa_cdp", "cdp_bridge")
         }
         for key, (section, cls, doc) in SCOPE_KEYS.items():
-            entry = {"type": ["object", "null"], "description": doc, "additionalProperties": self.ref(cls)}
+            entry = {
+                "type": ["object", "null"],
+                "description": doc,
+                "additionalProperties": self.ref(cls),
+            }
             sections[section][key] = entry
         top = self.object_of(CdpBridgeSettings)["properties"]
         for key, section in yaml_sections().items():

@@ -103,8 +103,9 @@ def _parameter(reference: str, name: str) -> Any:
     """A Symfony container parameter: ``kernel.project_dir`` is BASE_DIR, others are refused."""
     from django.conf import settings
 
-    if name == PROJECT_DIR_PARAMETER and hasattr(settings, "BASE_DIR"):
-        return str(settings.BASE_DIR)
+    project_dir = getattr(settings, "BASE_DIR", None)  # startproject's name for it
+    if name == PROJECT_DIR_PARAMETER and project_dir is not None:
+        return str(project_dir)
     if name == PROJECT_DIR_PARAMETER:
         hint = _(
             "Define BASE_DIR (the project's directory) in your Django settings, or write the "
