@@ -182,7 +182,10 @@ def load_processor(path: str, kind: str, where: str) -> Any:
     try:
         return processor_at(path, kind)
     except ProcessorPathError as error:
-        raise ExportError(f"{where}: {error} {error.hint}") from error
+        raise ExportError(
+            f"{where}: {error} {error.hint} "
+            + _("manage.py check reports it as %(id)s.") % {"id": error.check_id}
+        ) from error
 
 
 def processor_at(path: str, kind: str) -> Any:
@@ -196,8 +199,7 @@ def processor_at(path: str, kind: str) -> Any:
     except ImportError as error:
         raise ProcessorPathError(
             f"the processor {path!r} cannot be imported ({error}).",
-            _("Fix the dotted path (module.ClassName); manage.py check reports it as %(id)s.")
-            % {"id": CANNOT_IMPORT},
+            _("Fix the dotted path (module.ClassName)."),
             CANNOT_IMPORT,
         ) from error
     shape = _("an object with %(methods)s, or a class of them that takes no arguments") % {
