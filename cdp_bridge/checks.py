@@ -30,7 +30,13 @@ from django.utils.module_loading import import_string
 from cdp_bridge.conf import ConfigReport, SourceSettings, inspect_settings
 from cdp_bridge.conf.kinds import PROCESSOR_KINDS
 from cdp_bridge.exceptions import ConfigurationError, ExportError
-from cdp_bridge.export.processors import from_settings, registrations, rule_problems
+from cdp_bridge.export.processors import (
+    ProcessorPathError,
+    from_settings,
+    processor_at,
+    registrations,
+    rule_problems,
+)
 
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
@@ -156,7 +162,7 @@ def _check_source_fields(
 
 
 def check_processors(report: ConfigReport) -> list[CheckMessage]:
-    """Each processor named by dotted path must be importable."""
+    """Each processor named by dotted path must import and be what the export calls."""
     assert report.settings is not None
     messages: list[CheckMessage] = []
     for kind, references in report.settings.processors.items():
@@ -164,14 +170,14 @@ def check_processors(report: ConfigReport) -> list[CheckMessage]:
             if reference.path is None:  # a skip rule
                 continue
             try:
-                import_string(reference.path)
-            except ImportError:
+                processor_at(reference.path, kind)
+            except ProcessorPathError as error:
                 messages.append(
                     Error(
-                        f"the processor {reference.path!r} cannot be imported.",
-                        hint="Check the dotted path (module.ClassName).",
+                        str(error),
+                        hint=error.hint,
                         obj=report.key_path("processors", kind, index, "path"),
-                        id="cdp_bridge.E015",
+                        id=error.check_id,
                     )
                 )
     return messages
@@ -187,7 +193,7 @@ def check_processor_rules(report: ConfigReport) -> list[CheckMessage]:
             try:
                 entries.append(from_settings(reference, ("processors", kind, index), kind))
             except ExportError:
-                continue  # a processor that cannot be imported: cdp_bridge.E015
+                continue  # a path that names no processor: check_processors reports it
         messages += [
             Error(
                 problem.message,

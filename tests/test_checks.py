@@ -113,6 +113,78 @@ def test_a_processor_that_cannot_be_imported(cdp_config):
     assert message.obj == "processors.field_value[0].path"
 
 
+class NeedsArguments:
+    """A processor class the export cannot create: its constructor needs an argument."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    def process(self, row, user):
+        return row
+
+
+class ProcessesOneArgument:
+    """A user item processor whose process() does not take (row, user)."""
+
+    def process(self, row):
+        return row
+
+
+class OnlySupports:
+    """Half a field value processor: it has no process()."""
+
+    def supports(self, field, obj):
+        return True
+
+
+def process(row, user):
+    """A function, where the export needs an object with a process() method."""
+    return row
+
+
+AN_INSTANCE = ProcessesOneArgument()
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "said"),
+    [
+        ("user_item", f"{__name__}.NeedsArguments", "cannot be created without arguments"),
+        ("user_item", f"{__name__}.ProcessesOneArgument", "process(row, user)"),
+        ("user_item", f"{__name__}.AN_INSTANCE", "process(row, user)"),
+        ("user_item", f"{__name__}.process", "it has no process()"),
+        ("user_item", "tests.testapp", "it has no process()"),
+        ("field_value", f"{__name__}.OnlySupports", "it has no process()"),
+        ("field", "math.pi", "it has no supports() or process()"),
+    ],
+)
+def test_a_processor_that_imports_but_is_not_a_processor_fails_the_check(
+    cdp_config, kind, path, said
+):
+    messages = messages_by_id(cdp_config, {"processors": {kind: [{"path": path}]}})
+    assert "cdp_bridge.E015" not in messages
+    message = messages["cdp_bridge.E038"]
+    assert message.is_serious()
+    assert message.obj == f"processors.{kind}[0].path"
+    assert said in message.msg
+    assert message.hint
+
+
+def test_a_processor_of_the_right_shape_passes_the_check(cdp_config):
+    assert (
+        messages_by_id(
+            cdp_config,
+            {
+                "processors": {
+                    "user_item": ["tests.export.test_processors.LastLogin"],
+                    "field_value": ["tests.export.test_processors.UpperTitle"],
+                    "field": ["tests.export.test_processors.TitleAsWords"],
+                }
+            },
+        )
+        == {}
+    )
+
+
 def test_a_person_identifier_field_missing_from_the_user_model(cdp_config, db):
     message = messages_by_id(
         cdp_config,

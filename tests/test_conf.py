@@ -551,7 +551,7 @@ def test_each_rule_has_its_own_check_id(cdp_config, raw, check_id, path):
     assert (check_id, path) in {(p.check_id, p.path) for p in report.problems}, report.problems
 
 
-@pytest.mark.parametrize("priority", ["high", 1.5, True, None])
+@pytest.mark.parametrize("priority", ["high", 1.5, True])
 def test_a_processor_priority_that_is_not_a_whole_number_is_an_error_not_a_traceback(
     cdp_config, priority
 ):
@@ -702,7 +702,7 @@ def test_a_customer_id_that_agrees_with_the_account_number_is_fine(cdp_config):
         {
             "system": {
                 "default": {
-                    "cdp": {"account_number": "123456"},
+                    "cdp": {"account_number": 123456},
                     "connector_raptor": {"customer_id": 123456},
                 }
             }
@@ -848,3 +848,242 @@ def test_a_membership_api_without_a_base_url_is_a_warning(cdp_config, membership
     expected = [("cdp_bridge.W005", "system.default.cdp.membership.base_url", False)]
     assert found == (expected if warned else [])
     assert conf.get_scope().membership.api_key == "k-1"  # a warning: the settings still load
+
+
+# -- numbers and booleans: finite, and never text ------------------------------------------------
+
+USER_DATA = ("system", "default", "cdp", "data_export", "user_data")
+
+
+def user_data(**values):
+    return {"system": {"default": {"cdp": {"data_export": {"user_data": values}}}}}
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (lambda n: user_data(stream_file={"read_timeout": n}), "stream_file.read_timeout"),
+        (lambda n: user_data(stream_file={"retry_budget": n}), "stream_file.retry_budget"),
+        (lambda n: user_data(batch_size=n), "batch_size"),
+        (lambda n: {"webhook": {"max_body_bytes": n}}, "webhook.max_body_bytes"),
+        (
+            lambda n: {"system": {"default": {"cdp": {"membership": {"timeout": n}}}}},
+            "system.default.cdp.membership.timeout",
+        ),
+    ],
+)
+def test_nan_and_infinity_are_an_error_naming_the_key(cdp_config, raw, path, number):
+    report = cdp_config(raw(number))
+    (problem,) = report.problems
+    expected = path if path.startswith(("webhook", "system")) else ".".join((*USER_DATA, path))
+    assert (problem.check_id, problem.path) == ("cdp_bridge.E037", expected)
+    assert "finite" in problem.message
+    with pytest.raises(ConfigurationError, match="must be a finite number"):
+        conf.cdp_settings()
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "hint", "processor"),
+    [
+        (user_data(batch_size="30"), "batch_size", "30", "int"),
+        (user_data(stream_file={"read_timeout": "30"}), "stream_file.read_timeout", "30", "float"),
+        ({"webhook": {"token_ttl": " 600 "}}, "webhook.token_ttl", "600", "int"),
+    ],
+)
+def test_a_number_written_as_text_is_refused_with_how_to_write_it(
+    cdp_config, raw, path, hint, processor
+):
+    report = cdp_config(raw)
+    (problem,) = report.problems
+    assert problem.check_id == "cdp_bridge.E002"
+    assert problem.path.endswith(path)
+    assert "text" in problem.message
+    assert f"unquoted ({hint})" in problem.hint
+    assert f"%env({processor}:NAME)%" in problem.hint
+
+
+def test_an_account_number_written_as_text_is_refused_under_its_own_id(cdp_config):
+    report = cdp_config({"system": {"default": {"cdp": {"account_number": "123456"}}}})
+    (problem,) = report.problems
+    assert problem.check_id == "cdp_bridge.E003"
+    assert "%env(int:NAME)%" in problem.hint
+
+
+@pytest.mark.parametrize("text", ["true", "false", "yes"])
+def test_a_boolean_written_as_text_is_refused_with_how_to_write_it(cdp_config, text):
+    report = cdp_config({"system": {"default": {"cdp": {"tracking": {"enabled": text}}}}})
+    (problem,) = report.problems
+    assert (problem.check_id, problem.path) == (
+        "cdp_bridge.E002",
+        "system.default.cdp.tracking.enabled",
+    )
+    assert "%env(bool:NAME)%" in problem.hint
+    assert "unquoted" in problem.hint
+
+
+def test_a_placeholder_without_a_processor_names_the_one_to_add(cdp_config, monkeypatch, settings):
+    settings.CDP_DEFAULT_ON = True
+    monkeypatch.setenv("CDP_BATCH", "30")
+    monkeypatch.setenv("CDP_SIGNED", "true")
+    report = cdp_config(
+        {
+            "system": {
+                "default": {
+                    "cdp": {
+                        "data_export": {"user_data": {"batch_size": "%env(CDP_BATCH)%"}},
+                        "tracking": {"enabled": "%env(default:CDP_DEFAULT_ON:CDP_SIGNED)%"},
+                    }
+                }
+            }
+        }
+    )
+    hints = {problem.path.rsplit(".", 1)[-1]: problem.hint for problem in report.problems}
+    assert "%env(int:CDP_BATCH)%" in hints["batch_size"]
+    assert "%env(bool:default:CDP_DEFAULT_ON:CDP_SIGNED)%" in hints["enabled"]
+
+
+def test_numbers_from_the_environment_with_their_processor_are_read(cdp_config, monkeypatch):
+    monkeypatch.setenv("CDP_BATCH", "30")
+    monkeypatch.setenv("CDP_TIMEOUT", "2.5")
+    cdp_config(
+        user_data(
+            batch_size="%env(int:CDP_BATCH)%",
+            stream_file={"read_timeout": "%env(float:CDP_TIMEOUT)%"},
+        )
+    )
+    stream = conf.get_scope().stream("user")
+    assert (stream.batch_size, stream.read_timeout) == (30, 2.5)
+
+
+# -- null (YAML ~) is "not set" ----------------------------------------------------------------
+
+
+def test_null_is_a_key_not_set_so_it_takes_its_default(cdp_config):
+    report = cdp_config(
+        {
+            "system": {
+                "default": {
+                    "cdp": {
+                        "account_number": None,
+                        "activations": None,
+                        "tracking": {"enabled": None, "parameters": {"price": None}},
+                        "data_export": {
+                            "user_data": {
+                                "transport": None,
+                                "batch_size": None,
+                                "stream_file": {"stream_id": None, "read_timeout": None},
+                            }
+                        },
+                    }
+                }
+            },
+            "scopes": {"shop": None},
+            "bulk_async_threshold": None,
+            "webhook": {"max_body_bytes": None},
+            "data_export": {"schedule": {"user": None}},
+            "processors": {"user_item": None},
+        }
+    )
+    assert report.problems == ()
+    scope = conf.get_scope()
+    assert scope.activations == ()
+    assert scope.tracking.enabled is True
+    assert scope.tracking.parameter("price") == "p12"
+    stream = scope.stream("user")
+    assert (stream.transport, stream.batch_size, stream.read_timeout) == ("stream_file", 1000, 30)
+    settings = conf.cdp_settings()
+    assert settings.bulk_async_threshold == 100
+    assert settings.webhook.max_body_bytes == 32 * 1024 * 1024
+    assert settings.schedule == ()
+    assert "shop" in settings.scopes
+
+
+def test_null_in_a_scope_leaves_the_default_blocks_value_as_ibexa_does(cdp_config):
+    cdp_config(
+        {
+            "scopes": {"shop": {}},
+            "system": {
+                "default": {"cdp": {"account_number": 1111}},
+                "shop": {"cdp": {"account_number": None}},
+            },
+        }
+    )
+    assert conf.get_scope("shop").account_number == 1111
+
+
+def test_null_where_a_value_is_required_is_a_missing_key(cdp_config):
+    report = cdp_config(
+        {"system": {"default": {"cdp": {"activations": [{**ACTIVATION, "client_id": None}]}}}}
+    )
+    (problem,) = report.problems
+    assert (problem.check_id, problem.path) == (
+        "cdp_bridge.E022",
+        "system.default.cdp.activations[0].client_id",
+    )
+
+
+def test_a_directory_under_the_home_directory_is_expanded(cdp_config, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cdp_config(user_data(transport="file", file={"directory": "~/cdp-batches"}))
+    assert conf.get_scope().stream("user").directory == tmp_path / "cdp-batches"
+
+
+# -- system blocks that no scope takes --------------------------------------------------------
+
+
+def test_a_system_block_with_a_typo_in_its_scope_is_a_warning_suggesting_the_scope(cdp_config):
+    report = cdp_config(
+        {
+            "scopes": {"shop": {"hosts": ["shop.example"]}},
+            "system": {"defualt": {"cdp": {"account_number": 1}}},
+        }
+    )
+    (problem,) = report.problems
+    assert (problem.check_id, problem.path) == ("cdp_bridge.W006", "system.defualt")
+    assert not problem.is_error
+    assert "Did you mean 'default'?" in problem.hint
+    assert "default, shop" in problem.hint
+    conf.cdp_settings()  # a warning: the configuration is usable
+
+
+def test_a_system_block_of_a_declared_scope_or_group_is_not_warned_about(cdp_config):
+    report = cdp_config(
+        {
+            "scopes": {"shop": {"groups": ["site_group"]}},
+            "system": {
+                "default": {"cdp": {}},
+                "global": {"cdp": {}},
+                "shop": {"cdp": {}},
+                "site_group": {"cdp": {"account_number": 7}},
+            },
+        }
+    )
+    assert report.problems == ()
+    assert conf.get_scope("shop").account_number == 7
+
+
+def test_a_system_block_named_by_a_schedule_entry_is_a_scope_in_use(cdp_config):
+    report = cdp_config(
+        {
+            "system": {"site": {"cdp": {"account_number": 4242}}},
+            "data_export": {"schedule": {"user": [{"interval": "@daily", "scope": "site"}]}},
+        }
+    )
+    assert report.problems == ()
+
+
+def test_an_ibexa_siteaccess_group_no_scope_takes_is_a_warning_saying_how_to_join_it(
+    cdp_config,
+):
+    report = cdp_config(
+        {
+            "scopes": {"shop": {}},
+            "system": {"site_group": {"cdp": {"account_number": 7}}},
+        }
+    )
+    (problem,) = report.problems
+    assert (problem.check_id, problem.path) == ("cdp_bridge.W006", "system.site_group")
+    assert "read as a scope named 'site_group'" in problem.message
+    assert "groups: [site_group]" in problem.hint
+    assert conf.get_scope("shop").account_number is None

@@ -112,3 +112,44 @@ def test_the_schema_describes_each_key_with_its_default(validator):
     assert stream["batch_size"]["default"] == 1000
     assert stream["batch_size"]["description"] == "Rows per request at most."
     assert stream["stream_file"]["properties"]["read_timeout"]["default"] == 30.0
+
+
+@pytest.mark.parametrize(
+    "batch_size", ["'30'", "'%env(CDP_BATCH)%'", "'%env(bool:CDP_BATCH)%'", ".nan"]
+)
+def test_an_editor_flags_a_number_written_as_text(validator, batch_size):
+    user_data = f"{{user_data: {{batch_size: {batch_size}}}}}"
+    text = f"ibexa: {{system: {{default: {{cdp: {{data_export: {user_data}}}}}}}}}"
+    assert "ibexa.system.default.cdp.data_export.user_data.batch_size" in errors(validator, text)
+
+
+def test_numbers_and_booleans_from_the_environment_need_their_processor(validator):
+    text = """
+        ibexa:
+            system:
+                default:
+                    cdp:
+                        tracking: {enabled: '%env(CDP_TRACKING)%'}
+                        data_export:
+                            user_data:
+                                batch_size: '%env(int:CDP_BATCH)%'
+                                stream_file: {read_timeout: '%env(float:CDP_TIMEOUT)%'}
+    """
+    assert errors(validator, text) == ["ibexa.system.default.cdp.tracking.enabled"]
+
+
+def test_null_is_accepted_where_a_key_has_a_default_not_where_it_is_required(validator):
+    text = """
+        ibexa:
+            system:
+                default:
+                    cdp:
+                        account_number: ~
+                        tracking: ~
+                        data_export: {user_data: {batch_size: ~, stream_file: {stream_id: ~}}}
+                        activations: [{client_id: ~, client_secret: ~, segment_group_identifier: g}]
+        ibexa_cdp: {bulk_async_threshold: ~, data_export: {schedule: ~}}
+    """
+    assert errors(validator, text) == [
+        "ibexa.system.default.cdp.activations",  # client_id and client_secret are required
+    ]

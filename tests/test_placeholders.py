@@ -138,3 +138,64 @@ def test_placeholders_inside_a_longer_string_are_replaced_by_their_text(monkeypa
     monkeypatch.setenv("CDP_TLS", "yes")
     assert resolve("https://%env(CDP_HOST)%:%env(int:CDP_PORT)%/") == "https://in.example:8443/"
     assert resolve("tls=%env(bool:CDP_TLS)%") == "tls=true"
+
+
+@pytest.mark.parametrize(
+    ("text", "number"), [("2.5", 2.5), (" 30 ", 30.0), ("-1", -1.0), ("1e3", 1000.0)]
+)
+def test_float_reads_a_number(monkeypatch, text, number):
+    monkeypatch.setenv("CDP_TIMEOUT", text)
+    assert resolve("%env(float:CDP_TIMEOUT)%") == number
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-Infinity", "1e999", "2,5", ""])
+def test_float_refuses_what_is_not_a_finite_number(monkeypatch, text):
+    monkeypatch.setenv("CDP_TIMEOUT", text)
+    assert refused("%env(float:CDP_TIMEOUT)%").check_id == "cdp_bridge.E031"
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "1e3", "2.0"])
+def test_int_refuses_what_is_not_a_whole_number(monkeypatch, text):
+    monkeypatch.setenv("CDP_BATCH", text)
+    assert refused("%env(int:CDP_BATCH)%").check_id == "cdp_bridge.E031"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("100%%", "100%"),
+        ("%%env(CDP_SECRET)%%", "%env(CDP_SECRET)%"),
+        ("a%%b%%c", "a%b%c"),
+        ("%%%env(CDP_SECRET)%", "%s3cret"),
+        ("50% off", "50% off"),
+    ],
+)
+def test_a_doubled_percent_sign_is_one_percent_sign_as_in_symfony(monkeypatch, value, text):
+    monkeypatch.setenv("CDP_SECRET", "s3cret")
+    assert resolve(value) == text
+
+
+def test_a_percent_sign_in_the_environment_is_kept_as_it_is(monkeypatch):
+    monkeypatch.setenv("CDP_SECRET", "a%%b%c%")
+    assert resolve("%env(CDP_SECRET)%") == "a%%b%c%"
+
+
+@pytest.mark.parametrize(
+    ("value", "parameter", "suggested"),
+    [
+        ("%app.cdp.secret%", "app.cdp.secret", "%env(APP_CDP_SECRET)%"),
+        ("https://%cdp_host%/in", "cdp_host", "%env(CDP_HOST)%"),
+        ("%kernel.project_dir%/var/cdp", "kernel.project_dir", "BASE_DIR"),
+    ],
+)
+def test_a_symfony_parameter_reference_is_refused_naming_the_parameter(value, parameter, suggested):
+    error = refused(value)
+    assert error.check_id == "cdp_bridge.E039"
+    assert repr(parameter) in str(error)
+    assert suggested in error.hint
+    assert "%%" in error.hint
+
+
+def test_the_project_directory_parameter_is_the_base_dir_setting(settings, tmp_path):
+    settings.BASE_DIR = tmp_path
+    assert resolve("%kernel.project_dir%/var/cdp") == f"{tmp_path}/var/cdp"

@@ -424,3 +424,80 @@ def test_the_connector_example_sets_the_account_and_server_side_tracking(ibexa_e
     ibexa_example("connector_raptor.yaml")
     scope = conf.get_scope()
     assert (scope.account_number, scope.tracking.tracking_type) == (123456, "server")
+
+
+def test_yamls_own_forms_of_null_nan_and_quoted_numbers_are_read_as_ibexa_means_them(
+    yaml_config, activation_env
+):
+    report = yaml_config("""\
+        ibexa:
+            system:
+                default:
+                    cdp:
+                        account_number: 123456
+                        data_export:
+                            user_data:
+                                batch_size: '500'
+                                stream_file: {stream_id: ~, read_timeout: .nan}
+                        activations: ~
+                        membership: {activation_id: ~, api_key: ~}
+        ibexa_cdp:
+            data_export: {schedule: ~}
+        """)
+    problems = {(problem.check_id, problem.path) for problem in report.problems}
+    assert problems == {
+        ("cdp_bridge.E002", "ibexa.system.default.cdp.data_export.user_data.batch_size"),
+        (
+            "cdp_bridge.E037",
+            "ibexa.system.default.cdp.data_export.user_data.stream_file.read_timeout",
+        ),
+    }
+
+
+def test_a_container_parameter_never_becomes_a_client_secret(yaml_config, activation_env):
+    report = yaml_config("""\
+        ibexa:
+            system:
+                default:
+                    cdp:
+                        activations:
+                            -   client_id: '%env(CDP_ACTIVATION_CLIENT_ID)%'
+                                client_secret: '%app.cdp.secret%'
+                                segment_group_identifier: example_segment_group_identifier
+        """)
+    (problem,) = report.problems
+    assert (problem.check_id, problem.path) == (
+        "cdp_bridge.E039",
+        "ibexa.system.default.cdp.activations[0].client_secret",
+    )
+    assert "'app.cdp.secret'" in problem.message
+    assert "%env(APP_CDP_SECRET)%" in problem.hint
+    with pytest.raises(ConfigurationError):
+        conf.get_scope()
+
+
+def test_the_project_directory_and_percent_signs_read_as_in_symfony(
+    yaml_config, settings, tmp_path
+):
+    settings.BASE_DIR = tmp_path
+    yaml_config("""\
+        ibexa:
+            system:
+                default:
+                    cdp:
+                        data_export:
+                            user_data:
+                                transport: file
+                                file: {directory: '%kernel.project_dir%/var/cdp'}
+                        membership: {api_key: 'key-100%%'}
+        """)
+    scope = conf.get_scope()
+    assert scope.stream("user").directory == tmp_path / "var" / "cdp"
+    assert scope.membership.api_key == "key-100%"
+
+
+def test_a_file_under_the_home_directory_is_found(settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "cdp.yaml").write_text("bulk_async_threshold: 7\n")
+    settings.CDP_BRIDGE = conf.load_yaml("~/cdp.yaml")
+    assert conf.cdp_settings().bulk_async_threshold == 7

@@ -8,9 +8,12 @@ Ibexa merges SiteAccess settings, and the scope is built from the result.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from django.utils.translation import gettext as _
 
 from cdp_bridge.conf.legacy import modernise
 from cdp_bridge.conf.problems import Problem
@@ -29,6 +32,7 @@ from cdp_bridge.conf.schema import (
 )
 
 SCOPE_NAMING = "cdp_bridge.E029"
+UNDECLARED_SCOPE = "cdp_bridge.W006"
 _MISSING = object()
 
 
@@ -57,7 +61,7 @@ def read_configuration(raw: Any, prefixes: Mapping[str, str], default_user_model
         reader.wrong_type(NO_SETTING, ("CDP_BRIDGE",), "a mapping", raw)
         raw = {}
     raw = _in_their_sections(raw, prefixes, reader)
-    scopes = _read_scopes(raw, reader)
+    scopes, undeclared = _read_scopes(raw, reader)
     reader.collections["scopes"] = tuple(scopes)
     _check_client_ids(scopes, reader)
     _check_person_identifiers(scopes, reader)
@@ -72,6 +76,8 @@ def read_configuration(raw: Any, prefixes: Mapping[str, str], default_user_model
     settings = reader.build(
         CdpBridgeSettings, values, (), given={"scopes": frozen_mapping(scopes)}, lenient=True
     )
+    scheduled = {entry.scope for entry in settings.schedule}
+    _warn_undeclared([name for name in undeclared if name not in scheduled], list(scopes), reader)
     return Reading(settings, tuple(reader.problems), tuple(reader.refused))
 
 
@@ -92,12 +98,14 @@ def _in_their_sections(
     return kept
 
 
-def _read_scopes(raw: Mapping[str, Any], reader: Reader) -> dict[str, ScopeSettings]:
+def _read_scopes(
+    raw: Mapping[str, Any], reader: Reader
+) -> tuple[dict[str, ScopeSettings], list[str]]:
+    """The scopes, and the names of ``system`` blocks read as scopes that are not declared."""
     declared_type = Mapping[str, ScopeDeclaration]
     declarations: dict[str, ScopeDeclaration] = {}
-    for name, declaration in reader.value(
-        declared_type, NO_SETTING, raw.get("scopes"), ("scopes",)
-    ).items():
+    written = reader.value(declared_type, NO_SETTING, raw.get("scopes"), ("scopes",))
+    for name, declaration in (written if isinstance(written, Mapping) else {}).items():
         if name == "global":
             reader.report(
                 SCOPE_NAMING,
@@ -118,6 +126,7 @@ def _read_scopes(raw: Mapping[str, Any], reader: Reader) -> dict[str, ScopeSetti
     }
     group_names = {group for declaration in declarations.values() for group in declaration.groups}
     scope_names = ["default", *(name for name in declarations if name != "default")]
+    undeclared = []
     for name in system:
         if name in group_names and name in declarations:
             reader.report(
@@ -128,6 +137,7 @@ def _read_scopes(raw: Mapping[str, Any], reader: Reader) -> dict[str, ScopeSetti
             )
         elif name not in (*RESERVED_SYSTEM_NAMES, *group_names, *scope_names):
             scope_names.append(name)  # an Ibexa SiteAccess with no hosts of its own
+            undeclared.append(name)
     scopes = {}
     for name in scope_names:
         declaration = declarations.get(name, ScopeDeclaration())
@@ -144,7 +154,38 @@ def _read_scopes(raw: Mapping[str, Any], reader: Reader) -> dict[str, ScopeSetti
             given={"name": name, "hosts": hosts},
             lenient=True,
         )
-    return scopes
+    return scopes, undeclared
+
+
+def _warn_undeclared(names: list[str], scopes: list[str], reader: Reader) -> None:
+    """A ``system`` block no declared scope takes: a typo, or an Ibexa SiteAccess group.
+
+    It is read as a scope of its own (an Ibexa SiteAccess), which no request belongs to; a
+    schedule entry naming it is what makes such a scope in use, so that one is not warned about.
+    """
+    known = [name for name in scopes if name not in names]
+    for name in names:
+        if name.endswith("_group"):  # Ibexa's groups: site_group, admin_group
+            message = _(
+                "is read as a scope named %(name)r, not as a group: no scope takes its settings, "
+                "so they apply nowhere."
+            ) % {"name": name}
+            hint = _(
+                "A scope names the groups it takes: scopes: {%(scope)s: {groups: [%(name)s]}} "
+                "(in a YAML file under cdp_bridge:), as Ibexa's siteaccess.groups lists them."
+            ) % {"scope": known[-1], "name": name}
+        else:
+            message = _(
+                "is read as a scope named %(name)r of its own, which no request belongs to: no "
+                "scope of that name is declared."
+            ) % {"name": name}
+            close = difflib.get_close_matches(name, [*known, *RESERVED_SYSTEM_NAMES], n=1)
+            hint = _("Did you mean %(close)r? ") % {"close": close[0]} if close else ""
+            hint += _(
+                "The scopes are: %(known)s. To keep it as a scope, declare it: scopes: "
+                "{%(name)s: {hosts: [...]}}."
+            ) % {"known": ", ".join(known), "name": name}
+        reader.report(UNDECLARED_SCOPE, ("system", name), message, hint)
 
 
 def _modernised(block: Any, name: str, reader: Reader) -> Any:

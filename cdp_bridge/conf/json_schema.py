@@ -40,6 +40,13 @@ PLACEHOLDER_SCHEMA = {
     "pattern": f".*{PLACEHOLDER.pattern}.*",
     "description": "An %env(...)% placeholder, read from the environment.",
 }
+# A number or a boolean from the environment is the whole value, with its processor: without
+# one, %env(NAME)% is text, as in Symfony.
+TYPED_PLACEHOLDERS = {
+    int: ("placeholder_int", "int"),
+    float: ("placeholder_float", "int|float"),
+    bool: ("placeholder_bool", "bool"),
+}
 
 
 class _Generator:
@@ -47,13 +54,23 @@ class _Generator:
 
     def __init__(self) -> None:
         self.definitions: dict[str, Any] = {"placeholder": PLACEHOLDER_SCHEMA}
+        for name, processors in TYPED_PLACEHOLDERS.values():
+            self.definitions[name] = {
+                "type": "string",
+                "pattern": f"^\\s*%env\\(({processors}):[^()%]*\\)%\\s*$",
+                "description": f"An %env({processors.split('|')[-1]}:NAME)% placeholder.",
+            }
 
     def document(self) -> dict[str, Any]:
         sections: dict[str, dict[str, Any]] = {
             section: {} for section in ("ibexa", "ibexa_cdp", "cdp_bridge")
         }
         for key, (section, cls, doc) in SCOPE_KEYS.items():
-            entry = {"type": "object", "description": doc, "additionalProperties": self.ref(cls)}
+            entry = {
+                "type": ["object", "null"],
+                "description": doc,
+                "additionalProperties": self.ref(cls),
+            }
             sections[section][key] = entry
         top = self.object_of(CdpBridgeSettings)["properties"]
         for key, section in yaml_sections().items():
@@ -105,7 +122,7 @@ class _Generator:
             key: self.field(node) if isinstance(node, Declared) else self._object(node, "")
             for key, node in tree.items()
         }
-        schema: dict[str, Any] = {"type": "object"}
+        schema: dict[str, Any] = {"type": ["object", "null"]}  # null: none of its keys written
         if description:
             schema["description"] = description.replace("``", "")
         schema["additionalProperties"] = False
@@ -114,6 +131,8 @@ class _Generator:
 
     def field(self, declared: Declared) -> dict[str, Any]:
         schema = self.value(declared.type, declared.setting)
+        if not declared.required:
+            schema = nullable(schema)  # null is a key not set: it keeps its default
         described: dict[str, Any] = {"description": declared.setting.doc}
         default = _json_default(declared.default)
         if default is not None:
@@ -153,15 +172,18 @@ class _Generator:
         nested = typing.get_origin(inner) is Mapping
         if setting.keys is None:
             if is_settings_class(inner):
-                return {"type": "object", "additionalProperties": self.ref(inner)}
+                return {"type": ["object", "null"], "additionalProperties": self.ref(inner)}
             values = {} if inner is Any else self.value(value_type, setting)
-            return {"type": "object", "additionalProperties": values}
+            return {"type": ["object", "null"], "additionalProperties": values}
         properties = {}
         for key, stored in setting.keys.items():
             if nested:
                 item = typing.get_args(inner)[1]
                 if is_settings_class(item):
-                    value = {"type": "object", "additionalProperties": self.ref(item, stored)}
+                    value = {
+                        "type": ["object", "null"],
+                        "additionalProperties": self.ref(item, stored),
+                    }
                 else:
                     value = self.mapping(item, Setting(doc=""))
             elif typing.get_origin(inner) is tuple and is_settings_class(typing.get_args(inner)[0]):
@@ -169,8 +191,8 @@ class _Generator:
                 value = {"type": "array", "items": self.item(typing.get_args(inner)[0], stored)}
             else:
                 value = self.value(value_type, setting)
-            properties[key] = value
-        return {"type": "object", "additionalProperties": False, "properties": properties}
+            properties[key] = nullable(value)
+        return {"type": ["object", "null"], "additionalProperties": False, "properties": properties}
 
     def scalar(self, tp: Any, setting: Setting) -> dict[str, Any]:
         if typing.get_origin(tp) is Literal:
@@ -181,7 +203,7 @@ class _Generator:
             number: dict[str, Any] = {"type": "integer"}
             if setting.minimum is not None:
                 number["minimum"] = int(setting.minimum)
-            schema = any_of(number, {"type": "string", "pattern": "^[0-9]+$"})
+            schema = number
         elif tp is float:
             schema = {"type": "number"}
             if setting.minimum is not None:
@@ -197,7 +219,8 @@ class _Generator:
                 schema = any_of(schema, {"type": "integer"})
         else:
             return {}
-        return any_of(schema, {"$ref": "#/definitions/placeholder"})
+        placeholder = TYPED_PLACEHOLDERS[tp][0] if tp in TYPED_PLACEHOLDERS else "placeholder"
+        return any_of(schema, {"$ref": f"#/definitions/{placeholder}"})
 
     def _legacy_forms(self, cdp: dict[str, Any]) -> None:
         """Ibexa 4.x's forms of the cdp block, which load with a warning."""
@@ -205,25 +228,26 @@ class _Generator:
         cdp["properties"]["user_data_streaming"] = {
             "description": f"Ibexa 4.x form of data_export.user_data. {CURRENT_USER_STREAM}",
             "deprecated": True,
-            "type": "object",
+            "type": ["object", "null"],
             "additionalProperties": False,
             "properties": {"stream_id": self.field(stream_id)},
         }
         activations = cdp["properties"]["activations"]
+        items = next(form["items"] for form in activations["anyOf"] if "items" in form)
         cdp["properties"]["activations"] = {
             "description": activations["description"],
             "anyOf": [
-                {key: value for key, value in activations.items() if key != "description"},
+                *activations["anyOf"],
                 {
                     "description": f"Ibexa 4.x form: one activation. {CURRENT_ACTIVATIONS}",
                     "deprecated": True,
-                    "allOf": [activations["items"]],
+                    "allOf": [items],
                 },
                 {
                     "description": f"Ibexa 4.x form: activations by name. {CURRENT_ACTIVATIONS}",
                     "deprecated": True,
                     "type": "object",
-                    "additionalProperties": activations["items"],
+                    "additionalProperties": items,
                 },
             ],
         }
@@ -235,6 +259,15 @@ def any_of(*schemas: Mapping[str, Any]) -> dict[str, Any]:
     for schema in schemas:
         alternatives += schema["anyOf"] if set(schema) == {"anyOf"} else [schema]
     return {"anyOf": alternatives}
+
+
+def nullable(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema``, or null. Objects take null themselves, so that errors inside keep their path."""
+    if "$ref" in schema or "null" in schema.get("type", ()):
+        return dict(schema)
+    if {"type": "null"} in schema.get("anyOf", ()):
+        return dict(schema)
+    return any_of(schema, {"type": "null"})
 
 
 def _json_default(default: Any) -> Any:

@@ -13,24 +13,38 @@ A placeholder is ``%env([PROCESSOR:][default:SETTING:]NAME)%``:
 A placeholder that is the whole value gives a typed value; placeholders inside a longer string
 are replaced by their text. Anything that starts like a placeholder but is not one (an
 unterminated ``%env(NAME``) is an error, never a literal: a typo must not become a secret.
+
+Percent signs are read as Symfony reads them: ``%%`` is one percent sign (``'100%%'`` is
+``100%``), and ``%name%`` is a reference to the container parameter ``name``. A Django site has
+no container, so such a reference is an error naming the parameter, except
+``%kernel.project_dir%``, which is the ``BASE_DIR`` setting. A lone ``%`` (``50% off``) is
+itself. The value of an environment variable is never read again for percent signs.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 import environ
+from django.utils.translation import gettext as _
 
 PLACEHOLDER = re.compile(r"%env\((?P<body>[^()%]*)\)%")
+# Symfony's reading of a string: ``%%`` is a percent sign, ``%name%`` a reference (a parameter,
+# or ``env(...)``); a percent sign in neither is itself.
+REFERENCE = re.compile(r"%%|%(?P<name>[^%\s]+)%")
+ENV_REFERENCE = re.compile(r"env\((?P<body>[^()%]*)\)")
+PROJECT_DIR_PARAMETER = "kernel.project_dir"
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-PROCESSORS = ("int", "bool", "string")
+PROCESSORS = ("int", "float", "bool", "string")
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 FORM_HINT = (
-    "Write %env(NAME)%, %env(int:NAME)%, %env(bool:NAME)%, %env(string:NAME)%, optionally "
-    "with a fallback setting: %env(int:default:SETTING_NAME:NAME)%."
+    "Write %env(NAME)%, %env(int:NAME)%, %env(float:NAME)%, %env(bool:NAME)%, "
+    "%env(string:NAME)%, optionally with a fallback setting: %env(int:default:SETTING_NAME:NAME)%."
 )
 
 
@@ -45,21 +59,92 @@ class PlaceholderError(ValueError):
 
 def resolve(value: str) -> Any:
     """Replace the placeholders in ``value``; raise PlaceholderError when one cannot be."""
-    if "%env(" not in value:
+    if "%" not in value:
         return value
-    whole = PLACEHOLDER.fullmatch(value.strip())
-    if whole:
-        return _evaluate(whole.group(0), whole.group("body"))
-    text = PLACEHOLDER.sub(lambda found: _as_text(_evaluate(found.group(0), found["body"])), value)
+    whole = REFERENCE.fullmatch(value.strip())
+    if whole and whole["name"]:
+        return _reference(whole)
+    parts = []
+    position = 0
+    for found in REFERENCE.finditer(value):
+        parts.append(_literal_text(value[position : found.start()]))
+        parts.append("%" if found.group(0) == "%%" else _as_text(_reference(found)))
+        position = found.end()
+    parts.append(_literal_text(value[position:]))
+    return "".join(parts)
+
+
+def _literal_text(text: str) -> str:
+    """Text between references, which must not hold the start of a placeholder."""
     if "%env(" in text:
-        start = text.index("%env(")
-        fragment = text[start : start + 40]
-        raise PlaceholderError(
-            f"{fragment!r} is not a complete placeholder (it needs a closing ')%').",
-            FORM_HINT,
-            "cdp_bridge.E032",
-        )
+        _incomplete(text[text.index("%env(") :])
     return text
+
+
+def _incomplete(fragment: str) -> None:
+    raise PlaceholderError(
+        f"{fragment[:40]!r} is not a complete placeholder (it needs a closing ')%').",
+        FORM_HINT,
+        "cdp_bridge.E032",
+    )
+
+
+def _reference(found: re.Match[str]) -> Any:
+    name = found["name"]
+    env = ENV_REFERENCE.fullmatch(name)
+    if env:
+        return _evaluate(found.group(0), env["body"])
+    if name.startswith("env("):  # %env(A)x%: the placeholder does not close where it ends
+        _incomplete(found.group(0))
+    return _parameter(found.group(0), name)
+
+
+def _parameter(reference: str, name: str) -> Any:
+    """A Symfony container parameter: ``kernel.project_dir`` is BASE_DIR, others are refused."""
+    from django.conf import settings
+
+    project_dir = getattr(settings, "BASE_DIR", None)  # startproject's name for it
+    if name == PROJECT_DIR_PARAMETER and project_dir is not None:
+        return str(project_dir)
+    if name == PROJECT_DIR_PARAMETER:
+        hint = _(
+            "Define BASE_DIR (the project's directory) in your Django settings, or write the "
+            "path itself. A percent sign that is not a reference is written %(escaped)s."
+        ) % {"escaped": "%%"}
+    else:
+        variable = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() or "NAME"
+        hint = _(
+            "Take the value from the environment, %(from_environment)s, or from a Django "
+            "setting, %(from_setting)s. A percent sign that is not a reference is written "
+            "%(escaped)s."
+        ) % {
+            "from_environment": f"%env({variable})%",
+            "from_setting": f"%env(default:{variable}:{variable})%",
+            "escaped": "%%",
+        }
+    raise PlaceholderError(
+        _(
+            "%(reference)s refers to the Symfony container parameter %(parameter)r, which a "
+            "Django site does not have."
+        )
+        % {"reference": reference, "parameter": name},
+        hint,
+        "cdp_bridge.E039",
+    )
+
+
+def typed_placeholder(value: str, processor: str) -> str | None:
+    """``%env(NAME)%`` with ``processor`` added (``%env(int:NAME)%``), if it is such a placeholder.
+
+    None when ``value`` is not one placeholder without a processor of its own.
+    """
+    whole = PLACEHOLDER.fullmatch(value.strip())
+    if not whole:
+        return None
+    body = whole["body"].removeprefix("string:")
+    if body.split(":")[0] in PROCESSORS:
+        return None
+    return f"%env({processor}:{body})%"
 
 
 def _as_text(value: Any) -> str:
@@ -141,6 +226,11 @@ def _cast(placeholder: str, processor: str, name: str, value: Any) -> Any:
         if isinstance(value, str) and WHOLE_NUMBER.fullmatch(value.strip()):
             return int(value.strip())
         expected = "a whole number"
+    elif processor == "float":
+        number = _finite_number(value)
+        if number is not None:
+            return number
+        expected = "a finite number"
     else:
         if isinstance(value, bool):
             return value
@@ -152,3 +242,14 @@ def _cast(placeholder: str, processor: str, name: str, value: Any) -> Any:
         f"Set {name} to {expected}.",
         "cdp_bridge.E031",
     )
+
+
+def _finite_number(value: Any) -> float | None:
+    """``value`` as a finite float (Symfony's ``float:``), or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and DECIMAL_NUMBER.fullmatch(value.strip()):
+        value = float(value.strip())
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Collection, Iterable, Mapping
@@ -24,9 +25,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from cdp_bridge.conf.placeholders import PlaceholderError, resolve
+from django.utils.translation import gettext as _
+
+from cdp_bridge.conf.placeholders import (
+    FALSE_WORDS,
+    TRUE_WORDS,
+    PlaceholderError,
+    resolve,
+    typed_placeholder,
+)
 from cdp_bridge.conf.problems import KeyPath, Located, Problem, render_key_path
-from cdp_bridge.conf.rules import BELOW_MINIMUM, EMPTY, NOT_A_CHOICE, REQUIRED, UNKNOWN_KEY
+from cdp_bridge.conf.rules import (
+    BELOW_MINIMUM,
+    EMPTY,
+    NOT_A_CHOICE,
+    NOT_FINITE,
+    REQUIRED,
+    UNKNOWN_KEY,
+)
 from cdp_bridge.conf.schema import frozen_mapping
 from cdp_bridge.conf.spec import SETTING, Setting
 
@@ -232,7 +248,9 @@ class Reader:
             if node is None:
                 self.unknown_key(key_path, [*tree, *handled_elsewhere])
             elif isinstance(node, Declared):
-                values[node.name] = self.value(node.type, node.setting, item, key_path)
+                value = self.value(node.type, node.setting, item, key_path)
+                if value is not None:  # null is a key not written: it keeps its default
+                    values[node.name] = value
             elif item is None:
                 continue
             elif isinstance(item, Mapping):
@@ -349,6 +367,8 @@ class Reader:
         shorthand = getattr(cls, "SHORTHAND", None)
         if shorthand and isinstance(raw, str):
             raw = {shorthand: raw}
+        if raw is None:  # ``shop: ~``, an item with none of its keys written
+            raw = {}
         errors = self.error_count()
         values = self.fields(cls, raw, path)
         built = self.build(cls, values, path) if isinstance(raw, Mapping) else INVALID
@@ -360,25 +380,28 @@ class Reader:
     # -- values --------------------------------------------------------------------------------
 
     def value(self, tp: Any, setting: Setting, raw: Any, path: KeyPath) -> Any:
-        """One value of type ``tp`` written at ``path``; INVALID after reporting a problem."""
+        """One value of type ``tp`` written at ``path``; INVALID after reporting a problem.
+
+        None when the value is null (YAML's ``~``, or a placeholder that falls back to null):
+        as in Ibexa, a key set to null is a key not set, so it keeps its default (and, in a
+        ``system`` block, the value of the blocks merged before it).
+        """
         if isinstance(raw, Located):
             raw, path = raw.value, raw.path
-        inner, optional = without_none(tp)
-        if raw is None and optional:
+        if raw is None:
             return None
+        inner, _ = without_none(tp)
         if is_settings_class(inner):
             values = self.fields(inner, raw, path)
-            return values if isinstance(raw, Mapping) or raw is None else INVALID
+            return values if isinstance(raw, Mapping) else INVALID
         origin = typing.get_origin(inner)
         if origin is tuple:
-            return self.sequence(typing.get_args(inner)[0], setting, raw, path, optional)
+            return self.sequence(typing.get_args(inner)[0], setting, raw, path)
         if origin is Mapping:
             return self.mapping(typing.get_args(inner)[1], setting, raw, path)
-        return self.scalar(inner, setting, raw, path, optional)
+        return self.scalar(inner, setting, raw, path)
 
-    def sequence(
-        self, item_type: Any, setting: Setting, raw: Any, path: KeyPath, optional: bool
-    ) -> Any:
+    def sequence(self, item_type: Any, setting: Setting, raw: Any, path: KeyPath) -> Any:
         """A tuple of settings objects (each built), or of strings (a string is a list of one)."""
         if is_settings_class(item_type):
             if not isinstance(raw, list | tuple):
@@ -388,12 +411,12 @@ class Reader:
             )
             return tuple(element for element in built if element is not INVALID)
         if isinstance(raw, str):
-            single = self.scalar(item_type, setting, raw, path, optional)
-            return single if single is INVALID else (single,)
+            single = self.scalar(item_type, setting, raw, path)
+            return single if single is INVALID or single is None else (single,)
         if not isinstance(raw, list | tuple):
             return self.wrong_type(setting, path, "a list of strings", raw)
         items = tuple(
-            self.scalar(item_type, setting, element, (*path, index), optional)
+            self.scalar(item_type, setting, element, (*path, index), element_of_list=True)
             for index, element in enumerate(raw)
         )
         if INVALID in items:
@@ -415,7 +438,7 @@ class Reader:
                 continue
             name = setting.keys[key] if setting.keys is not None else str(key)
             if inner is Any:
-                result[name] = item
+                result[name] = item  # a value in itself: a filter on null is a filter
             elif is_settings_class(inner) and setting.keys is None:
                 built = self.item(inner, item, item_path)
                 if built is not INVALID:
@@ -423,21 +446,35 @@ class Reader:
             elif typing.get_origin(inner) is Mapping:
                 result[name] = self.mapping(typing.get_args(inner)[1], NO_SETTING, item, item_path)
             else:
-                result[name] = self.value(value_type, setting, item, item_path)
+                value = self.value(value_type, setting, item, item_path)
+                if value is not None:  # null is not written, as at a key
+                    result[name] = value
         return result
 
-    def scalar(self, tp: Any, setting: Setting, raw: Any, path: KeyPath, optional: bool) -> Any:
-        """A string, number, boolean, path or choice, after its placeholders; then its rules."""
+    def scalar(
+        self, tp: Any, setting: Setting, raw: Any, path: KeyPath, *, element_of_list: bool = False
+    ) -> Any:
+        """A string, number, boolean, path or choice, after its placeholders; then its rules.
+
+        None when a placeholder gives null (the key is then not written); a null element of a
+        list is wrong.
+        """
         value = raw
         if isinstance(raw, str):
             try:
                 value = resolve(raw)
             except PlaceholderError as error:
                 return self.report(error.check_id, path, str(error), error.hint)
-        if value is None and optional:
+        if value is None and not element_of_list:
             return None
         if typing.get_origin(tp) is Literal:
             value = self._choice(typing.get_args(tp), setting, value, path)
+        elif (
+            tp in (bool, int, float)
+            and isinstance(value, str)
+            and (value != raw or _is_written_as(tp, value))
+        ):
+            return self._text_for(tp, setting, raw, value, path)
         elif tp is bool:
             if not isinstance(value, bool):
                 return self.wrong_type(setting, path, "true or false", value)
@@ -448,7 +485,7 @@ class Reader:
         elif tp in (str, Path):
             value = self._text(setting, value, path)
             if value is not INVALID and tp is Path:
-                return Path(value)
+                return Path(value).expanduser()
         if value is INVALID:
             return INVALID
         for rule in setting.rules:
@@ -476,8 +513,8 @@ class Reader:
         return value
 
     def _whole_number(self, setting: Setting, value: Any, path: KeyPath) -> Any:
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            return self._not_finite(setting, value, path)
         if not isinstance(value, int) or isinstance(value, bool):
             return self.wrong_type(setting, path, "a whole number", value)
         return self._at_least(setting, value, path)
@@ -485,7 +522,52 @@ class Reader:
     def _number(self, setting: Setting, value: Any, path: KeyPath) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return self.wrong_type(setting, path, "a number", value)
+        if not math.isfinite(value):
+            return self._not_finite(setting, value, path)
         return self._at_least(setting, float(value), path)
+
+    def _not_finite(self, setting: Setting, value: float, path: KeyPath) -> Any:
+        return self.report(
+            NOT_FINITE,
+            path,
+            _("must be a finite number, not %(value)s.") % {"value": value},
+            _("Write a number such as 30: not-a-number (.nan) and infinity (.inf) are not values.")
+            + (f" {setting.hint}" if setting.hint else ""),
+        )
+
+    def _text_for(self, tp: Any, setting: Setting, raw: str, text: str, path: KeyPath) -> Any:
+        """A number or boolean written as text, quoted or from a placeholder: refused, with how.
+
+        In YAML a quoted ``'30'`` is text, and in Symfony so is ``%env(NAME)%``: an integer
+        setting needs ``30`` or ``%env(int:NAME)%``, as Symfony's own configuration does.
+        """
+        processor, expected = {
+            int: ("int", _("a whole number")),
+            float: ("float", _("a number")),
+            bool: ("bool", _("true or false")),
+        }[tp]
+        typed = typed_placeholder(raw, processor)
+        if typed:
+            hint = _("%(placeholder)s gives text: write %(typed)s.") % {
+                "placeholder": raw.strip(),
+                "typed": typed,
+            }
+        else:
+            example = text.strip()
+            if tp is bool:
+                example = "true" if example.lower() in TRUE_WORDS else "false"
+            hint = _(
+                "A quoted value is text: write it unquoted (%(example)s), or take it from the "
+                "environment with %(placeholder)s."
+            ) % {"example": example, "placeholder": f"%env({processor}:NAME)%"}
+        if text == raw:
+            message = _("must be %(expected)s, not text (%(text)r).") % {
+                "expected": expected,
+                "text": text,
+            }
+        else:  # from the environment: not shown, it may be a secret
+            message = _("must be %(expected)s, not text.") % {"expected": expected}
+        return self.report(setting.wrong_type, path, message, f"{hint} {setting.hint}".strip())
 
     def _at_least(self, setting: Setting, value: float, path: KeyPath) -> Any:
         minimum = setting.minimum
@@ -516,3 +598,15 @@ def _literal(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value)
+
+
+def _is_written_as(tp: Any, text: str) -> bool:
+    """Whether ``text`` is a value of ``tp`` that lost its type to quotes (``'30'``, ``'true'``)."""
+    text = text.strip()
+    if tp is bool:
+        return text.lower() in TRUE_WORDS | FALSE_WORDS
+    try:
+        number = tp(text)
+    except ValueError:
+        return False
+    return math.isfinite(number)

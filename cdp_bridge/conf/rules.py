@@ -29,6 +29,7 @@ NOT_A_CHOICE = "cdp_bridge.E024"
 EMPTY = "cdp_bridge.E026"
 UNKNOWN_KEY = "cdp_bridge.E001"
 SAME_SETTING_DISAGREES = "cdp_bridge.E034"
+NOT_FINITE = "cdp_bridge.E037"
 
 ACCOUNT_NUMBER_HINT = "Copy it from the account list in the CDP dashboard (top right corner)."
 

@@ -29,7 +29,7 @@ class YamlConfigFile(Mapping[str, Any]):
     """
 
     def __init__(self, path: str | PathLike[str]) -> None:
-        self.path = Path(path)
+        self.path = Path(path).expanduser()  # ~/cdp.yaml, as a shell reads it
 
     def __repr__(self) -> str:
         return f"YamlConfigFile({str(self.path)!r})"

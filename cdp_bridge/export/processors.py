@@ -24,6 +24,7 @@ with the rows (``select_related("profile")``) instead of with a query per row.
 from __future__ import annotations
 
 import difflib
+import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,6 +36,7 @@ from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Field, Model, QuerySet
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from cdp_bridge.conf.kinds import PROCESSOR_KINDS
 from cdp_bridge.conf.problems import render_key_path
@@ -46,11 +48,14 @@ if TYPE_CHECKING:
 
 Scalar = str | int | float | bool | Decimal | None
 Row = dict[str, Scalar]
+# What the export calls on a processor of each kind: each method, with the arguments it passes.
 REQUIRED_METHODS = {
-    "user_item": ("process",),
-    "field": ("supports", "process"),
-    "field_value": ("supports", "process"),
+    "user_item": {"process": ("row", "user")},
+    "field": {"supports": ("field", "obj"), "process": ("field", "obj")},
+    "field_value": {"supports": ("field", "obj"), "process": ("field", "obj")},
 }
+CANNOT_IMPORT = "cdp_bridge.E015"
+NOT_A_PROCESSOR = "cdp_bridge.E038"
 SCALAR_TYPES = (str, int, float, bool, Decimal, type(None))
 # Ibexa's system field and field value processors are tagged with this priority.
 BUILTIN_PRIORITY = -100
@@ -95,9 +100,9 @@ _registered: dict[str, list[Registration]] = {kind: [] for kind in PROCESSOR_KIN
 def _registrar(kind: str, priority: int) -> Callable[[T], T]:
     def register(target: T) -> T:
         processor = target() if isinstance(target, type) else target
-        missing = _missing_methods(processor, kind)
-        if missing:
-            raise TypeError(f"{target!r} cannot be a {kind} processor: it has no {missing}().")
+        problem = _shape_problem(processor, kind)
+        if problem:
+            raise TypeError(f"{target!r} cannot be a {kind} processor: {problem}.")
         label = repr(processor) if isinstance(processor, TypeRule) else processor_name(target)
         where = (f"{kind}_processor(priority={priority})({label})",)
         _registered[kind].append(Registration(processor, priority, where))
@@ -163,33 +168,87 @@ def from_settings(
     return Registration(processor, reference.priority, where)
 
 
+class ProcessorPathError(ExportError):
+    """A processor's dotted path names no usable processor; ``check_id`` says which rule."""
+
+    def __init__(self, message: str, hint: str, check_id: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.check_id = check_id
+
+
 def load_processor(path: str, kind: str, where: str) -> Any:
     """Import a processor named by dotted path; a class is instantiated without arguments."""
     try:
+        return processor_at(path, kind)
+    except ProcessorPathError as error:
+        raise ExportError(
+            f"{where}: {error} {error.hint} "
+            + _("manage.py check reports it as %(id)s.") % {"id": error.check_id}
+        ) from error
+
+
+def processor_at(path: str, kind: str) -> Any:
+    """The processor a dotted path names, as the export calls it; ProcessorPathError if none.
+
+    ``manage.py check`` asks this of every path in settings, so that an export never starts
+    with a processor it cannot use.
+    """
+    try:
         target = import_string(path)
     except ImportError as error:
-        raise ExportError(
-            f"{where}: the processor {path!r} cannot be imported ({error}). "
-            "Fix the dotted path; manage.py check reports it as cdp_bridge.E015."
+        raise ProcessorPathError(
+            f"the processor {path!r} cannot be imported ({error}).",
+            _("Fix the dotted path (module.ClassName)."),
+            CANNOT_IMPORT,
         ) from error
+    shape = _("an object with %(methods)s, or a class of them that takes no arguments") % {
+        "methods": _calls(kind)
+    }
     try:
         processor = target() if isinstance(target, type) else target
     except Exception as error:  # an abstract class, a constructor that needs arguments
-        raise ExportError(
-            f"{where}: {path!r} cannot be created without arguments "
-            f"({type(error).__name__}: {error}). Name an object, or a class that can."
+        raise ProcessorPathError(
+            f"{path!r} cannot be created without arguments ({type(error).__name__}: {error}).",
+            _("Name %(shape)s.") % {"shape": shape},
+            NOT_A_PROCESSOR,
         ) from error
-    missing = _missing_methods(processor, kind)
-    if missing:
-        raise ExportError(f"{where}: {path!r} is not a {kind} processor: it has no {missing}().")
+    problem = _shape_problem(processor, kind)
+    if problem:
+        raise ProcessorPathError(
+            _("%(path)r is not a %(kind)s processor: %(problem)s.")
+            % {"path": path, "kind": kind, "problem": problem},
+            _("Name %(shape)s.") % {"shape": shape},
+            NOT_A_PROCESSOR,
+        )
     return processor
 
 
-def _missing_methods(processor: Any, kind: str) -> str | None:
-    missing = [
-        name for name in REQUIRED_METHODS[kind] if not callable(getattr(processor, name, None))
-    ]
-    return " or ".join(missing) or None
+def _calls(kind: str) -> str:
+    """``process(row, user)``: what the export calls on a processor of ``kind``."""
+    return _(" and ").join(
+        f"{name}({', '.join(arguments)})" for name, arguments in REQUIRED_METHODS[kind].items()
+    )
+
+
+def _shape_problem(processor: Any, kind: str) -> str | None:
+    """What keeps ``processor`` from being called as the export calls a ``kind`` processor."""
+    methods = REQUIRED_METHODS[kind]
+    missing = [name for name in methods if not callable(getattr(processor, name, None))]
+    if missing:
+        return _("it has no %(methods)s") % {"methods": " or ".join(f"{m}()" for m in missing)}
+    for name, arguments in methods.items():
+        try:
+            inspect.signature(getattr(processor, name)).bind(*arguments)
+        except TypeError:
+            call = f"{name}({', '.join(arguments)})"
+            return _("its %(method)s() cannot be called as %(call)s") % {
+                "method": name,
+                "call": call,
+            }
+        except ValueError:  # a callable without a signature (a builtin): it may be right
+            continue
+    return None
 
 
 def require_scalars(values: Mapping[str, Any], producer: Any, where: str) -> None:
