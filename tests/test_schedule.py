@@ -72,10 +72,9 @@ def test_an_entry_runs_when_its_interval_fires_and_not_again_until_the_next_fire
     assert all(not run.draft and run.rows == 5 for run in runs)
 
 
-def test_an_entry_reports_its_runs_summary_whatever_its_options_print(cdp_config, users):
-    # The export is called directly: even options that silence the command (-v 0) leave the
-    # summary, which comes from the run's own record.
-    cdp_config(schedule({"interval": "* * * * *", "options": "--no-draft -v 0 --batch-size 2"}))
+def test_an_entry_reports_its_runs_summary(cdp_config, users):
+    # The export is called directly: the summary comes from the run's own record.
+    cdp_config(schedule({"interval": "* * * * *", "options": "--no-draft --batch-size 2"}))
     (outcome,) = run_due_entries(TEN_PAST)
     run = ExportRun.objects.get()
     assert (run.rows, run.batches, run.draft) == (5, 3, False)
@@ -135,6 +134,59 @@ def test_an_entry_with_bad_options_is_refused_while_the_others_run(cdp_config, u
     assert ExportRun.objects.count() == 1
     checks = [m for m in check_settings() if m.id == "cdp_bridge.E019"]
     assert [m.obj for m in checks] == [f"data_export.schedule.user[{i}].options" for i in range(3)]
+
+
+def test_an_entry_with_both_draft_and_no_draft_is_refused_at_check_time_and_skipped(
+    cdp_config, users
+):
+    cdp_config(
+        schedule(
+            {"interval": "* * * * *", "options": "--draft --no-draft"},
+            {"interval": "* * * * *", "options": "--no-draft"},
+        )
+    )
+    (check,) = [m for m in check_settings() if m.id == "cdp_bridge.E019"]
+    assert check.obj == "data_export.schedule.user[0].options"
+    assert "argument --no-draft: not allowed with argument --draft" in check.msg
+    outcomes = run_due_entries(TEN_PAST)
+    assert [o.status for o in outcomes] == ["refused", "succeeded"]
+    assert "not allowed with argument --draft" in outcomes[0].detail
+    assert ExportRun.objects.get().draft is False
+
+
+MANAGE_PY_OPTIONS = [
+    ("--settings=tests.settings", "--settings"),
+    ("--pythonpath=/tmp", "--pythonpath"),
+    ("--traceback", "--traceback"),
+    ("--verbosity=2", "--verbosity"),
+    ("-v 0", "--verbosity"),
+    ("-v3", "--verbosity"),
+    ("--verb 2", "--verbosity"),  # argparse takes a prefix for the whole name
+    ("--no-color", "--no-color"),
+    ("--force-color", "--force-color"),
+    ("--skip-checks", "--skip-checks"),
+]
+
+
+@pytest.mark.parametrize(("options", "flag"), MANAGE_PY_OPTIONS)
+def test_manage_py_options_in_an_entry_are_refused_naming_the_flag(
+    cdp_config, users, options, flag
+):
+    cdp_config(
+        schedule(
+            {"interval": "* * * * *", "options": f"--no-draft {options}"},
+            {"interval": "* * * * *", "options": "--no-draft"},
+        )
+    )
+    (check,) = [m for m in check_settings() if m.id == "cdp_bridge.E019"]
+    assert check.obj == "data_export.schedule.user[0].options"
+    assert f"{flag} is an option of manage.py itself" in check.msg, check.msg
+    outcomes = run_due_entries(TEN_PAST)
+    assert [o.status for o in outcomes] == ["refused", "succeeded"]
+    assert f"{flag} is an option of manage.py itself" in outcomes[0].detail
+    assert ExportRun.objects.count() == 1
+    with pytest.raises(ExportError, match=f"{flag} is an option of manage.py itself"):
+        tasks.stream_data("user", options)
 
 
 def test_an_entry_with_an_invalid_interval_is_skipped_and_the_others_run(cdp_config, users, caplog):

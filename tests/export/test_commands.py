@@ -503,6 +503,37 @@ def test_options_from_a_schedule_string_work_and_an_unknown_flag_is_refused(
         stream("stream_content_data", *shlex.split("--draftt"))
 
 
+@pytest.mark.parametrize("command", ["stream_user_data", "stream_content_data", "stream_product_data"])
+@pytest.mark.parametrize("flags", [("--draft", "--no-draft"), ("--no-draft", "--draft")])
+def test_draft_and_no_draft_together_are_refused_rather_than_the_last_one_winning(
+    export_config, receiver, command, flags
+):
+    export_config()
+    users(2)
+    with pytest.raises(CommandError, match=r"argument --\S+: not allowed with argument --"):
+        stream(command, *flags)
+    assert receiver.batches == []
+    assert ExportRun.objects.count() == 0
+
+
+def test_draft_and_no_draft_together_on_the_command_line_exit_non_zero_in_one_line(tmp_path):
+    environment = {**os.environ, "DATABASE_URL": "sqlite://:memory:", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "stream_user_data", "--draft", "--no-draft"],
+        capture_output=True,
+        text=True,
+        env=environment | {"DJANGO_SETTINGS_MODULE": "tests.settings"},
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 2
+    # argparse's usage, then the one line that says what is wrong.
+    assert result.stderr.splitlines()[-1].endswith(
+        "error: argument --no-draft: not allowed with argument --draft"
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_the_last_line_is_a_summary(export_config, receiver):
     export_config()
     users(3)
