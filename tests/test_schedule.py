@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.management.color import no_style
+from django.test import Client
 from django.utils import timezone
 
 from cdp_bridge import tasks
@@ -470,3 +471,45 @@ def test_in_colour_successes_refusals_and_the_listing_are_styled(cdp_config, use
     (refusal,) = err.getvalue().splitlines()
     assert refusal == palette.ERROR(unstyled(refusal))
     assert unstyled(refusal).startswith("user[1] refused: ")
+
+
+BROKEN_SCHEDULES = {
+    "an entry's interval": {"user": [{"interval": "61 * * * *", "options": "--no-draft"}]},
+    "an entry's options": {"user": [{"interval": "* * * * *", "options": "--bogus"}]},
+    "an entry that is not a mapping": {"user": ["*/15 * * * *"]},
+    "a kind's entries that are not a list": {"user": "*/15 * * * *"},
+    "a kind that does not exist": {"users": [{"interval": "* * * * *"}]},
+    "a schedule that is not a mapping": [{"interval": "* * * * *"}],
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_SCHEDULES.values(), ids=BROKEN_SCHEDULES.keys())
+def test_a_broken_schedule_leaves_the_webhook_and_the_exports_by_hand_working(
+    cdp_config, users, broken
+):
+    from cdp_bridge.export.transports import outbox
+    from cdp_bridge.models import SegmentGroup
+
+    from .webhook.conftest import ACTIVATION, GROUP, audience, basic, delivery, post
+
+    config = schedule()
+    config["system"]["default"]["cdp"]["activations"] = [ACTIVATION]
+    config["data_export"]["schedule"] = broken
+    report = cdp_config(config)
+    assert report.errors or [m for m in check_settings() if m.id == "cdp_bridge.E019"]
+    SegmentGroup.objects.create(identifier=GROUP, name="CDP audiences")
+    outbox.clear()
+
+    answer = post(Client(), delivery(audience(members=[str(users[0].pk)])), auth=basic())
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["status"] == "applied"
+    assert "Streamed 5 users" in command_output("stream_user_data", "--no-draft")[0]
+    assert sum(len(batch.rows) for batch in outbox) == 5
+
+    # What cannot be read of the schedule is refused, saying why; the command exits non-zero.
+    errors = StringIO()
+    with pytest.raises(CommandError, match="did not run cleanly"):
+        call_command("cdp_run_schedule", stdout=StringIO(), stderr=errors)
+    (refusal,) = errors.getvalue().splitlines()
+    assert re.match(r"(user\[0\]|data_export\.schedule[.a-z]*) refused: ", refusal), refusal
+    assert "REFUSED:" in command_output("cdp_run_schedule", "--list")[0]
