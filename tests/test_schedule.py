@@ -257,7 +257,7 @@ def test_list_shows_each_entry_in_words_with_last_and_next_run(cdp_config, users
     assert "user[0]: stream_user_data --no-draft (scope default)" in before
     assert "* * * * * (every minute)" in before
     assert "last run:  never" in before
-    assert "30 2 * * * (every day at 02:30)" in before
+    assert "30 2 * * * (every day at 02:30, Europe/Berlin time)" in before
     assert "next run:  " in before and ("CET" in before or "CEST" in before)
     assert "REFUSED:" in before and "--unknown" in before
     run_due_entries()
