@@ -15,7 +15,7 @@ from django.core.management.color import no_style
 from django.test import Client
 from django.utils import timezone
 
-from cdp_bridge import tasks
+from cdp_bridge import conf, tasks
 from cdp_bridge.celery import beat_schedule
 from cdp_bridge.checks import check_settings
 from cdp_bridge.conf import cdp_settings
@@ -212,7 +212,6 @@ def test_an_entry_with_an_invalid_interval_is_skipped_and_the_others_run(cdp_con
     assert ExportRun.objects.get().rows == 5
     refusals = [r.getMessage() for r in caplog.records if r.name == "cdp_bridge.schedule"]
     assert any(m.startswith("Schedule entry user[0] refused: ") for m in refusals), refusals
-    assert list(beat_schedule()) == ["cdp_bridge user[1]: stream_user_data --no-draft"]
 
     output, errors = StringIO(), StringIO()
     failed = r"2 scheduled exports did not run cleanly \(user\[0\], user\[2\]\); see the lines"
@@ -303,21 +302,61 @@ def test_two_processes_started_together_run_an_entry_once(cron_site):
     assert cron_site.query("ExportRun.objects.get().rows") == 3000
 
 
-def test_beat_schedule_turns_each_entry_into_a_beat_entry(cdp_config):
-    cdp_config(
-        schedule({"interval": "*/15 * * * *", "options": "--no-draft"}, {"interval": "@daily"})
-    )
-    entries = beat_schedule()
-    assert list(entries) == [
-        "cdp_bridge user[0]: stream_user_data --no-draft",
-        "cdp_bridge user[1]: stream_user_data",
-    ]
-    quarterly, daily = entries.values()
-    assert quarterly["task"] == daily["task"] == "cdp_bridge.run_schedule_entry"
-    assert quarterly["schedule"].minute == {0, 15, 30, 45}
-    assert (daily["schedule"].minute, daily["schedule"].hour) == ({0}, {0})
-    first, _ = cdp_settings().schedule
-    assert quarterly["args"] == (first.key,)
+def test_beat_schedule_is_one_entry_running_the_schedule_every_minute():
+    from celery.schedules import crontab
+
+    from .celery_app import app
+
+    (entry,) = beat_schedule().values()
+    assert entry["schedule"] == crontab()  # every minute
+    assert entry["schedule"].minute == set(range(60))
+    assert app.tasks[entry["task"]].name == tasks.run_schedule.name  # a task workers have
+    assert entry["options"]["expires"] < 60  # a tick left waiting is dropped, not piled up
+
+
+def test_the_beat_task_reads_the_schedule_afresh_each_minute(settings, tmp_path, users, monkeypatch):
+    """Beat is never restarted here: each tick sees the YAML file as it is then."""
+    from cdp_bridge.conf import load_yaml
+
+    from .celery_app import app
+
+    config = tmp_path / "cdp.yaml"
+
+    def write_schedule(*entries):
+        lines = "".join(
+            f"                -   interval: '{interval}'\n                    options: '--no-draft'\n"
+            for interval in entries
+        )
+        config.write_text(
+            "ibexa:\n    system:\n        default:\n            cdp:\n"
+            "                account_number: 123456\n"
+            "                data_export:\n                    user_data:\n"
+            "                        transport: memory\n"
+            "ibexa_cdp:\n    data_export:\n        schedule:\n            user:\n" + lines
+        )
+
+    settings.CDP_BRIDGE = load_yaml(config)
+    clock = {"now": TEN_PAST}
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock["now"])
+    (entry,) = beat_schedule().values()
+    tick_task = app.tasks[entry["task"]]
+
+    def tick():
+        """Beat's message at the next minute, run by a worker (eagerly, here)."""
+        clock["now"] += timedelta(minutes=1)
+        return tick_task.apply().get()
+
+    write_schedule("*/30 * * * *")
+    assert tick() == ["user[0] not due"]  # 09:11: first seen, due at 09:30
+    write_schedule("*/30 * * * *", "* * * * *")  # an entry added: it runs at 09:12
+    assert [line.split(":")[0] for line in tick()] == ["user[0] not due", "user[1] succeeded"]
+    write_schedule("*/30 * * * *")  # the entry removed: it never fires again
+    assert tick() == ["user[0] not due"]
+    assert ExportRun.objects.count() == 1
+    write_schedule("*/2 * * * *")  # the interval changed: it fires on its new one, at 09:14
+    assert [line.split(":")[0] for line in tick()] == ["user[0] succeeded"]
+    assert ExportRun.objects.count() == 2
+    conf.reload()
 
 
 def test_the_scheduled_export_task_claims_its_entry_like_cron(cdp_config, users):
