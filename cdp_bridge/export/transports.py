@@ -217,16 +217,25 @@ class StreamFileTransport:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number of seconds, or an HTTP date."""
+    """Seconds from a Retry-After header (a number of seconds, or an HTTP date); None when it
+    asks for no wait at all (``0``, a date already past) or cannot be read.
+
+    None means the usual backoff: retrying at once, as a wait of 0 would, retries again and
+    again in a hot loop against a CDP that is down, until the retry budget is spent.
+    """
     if not value:
         return None
     if value.strip().isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000": UTC, of unknown origin (RFC 5322)
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return seconds if seconds > 0 else None
 
 
 def _root_cause(error: BaseException) -> str:

@@ -99,6 +99,20 @@ def test_retry_after_is_honoured(httpserver, receiver, backoff):
     assert backoff == [7.0, 2.0]
 
 
+def test_a_retry_after_of_zero_or_nonsense_backs_off_as_usual(httpserver, receiver, backoff):
+    """``Retry-After: 0`` (or a date already past) would retry at once, again and again: a hot
+    loop hammering a CDP that is down, for the whole retry budget. It backs off instead."""
+    past = "Wed, 21 Oct 2015 07:28:00 GMT"
+    past_in_utc = "Wed, 21 Oct 2015 07:28:00 -0000"  # a date without a zone of its own
+    receiver.outcomes = [(503, "0"), (429, "0"), (503, "-5"), (503, "soon"), (503, past)]
+    receiver.outcomes.append((503, past_in_utc))
+    stream_transport(httpserver).send(BATCH)
+    assert receiver.attempts == 7
+    ceilings = [0.5, 1, 2, 4, 8, 16]
+    for retry, (delay, ceiling) in enumerate(zip(backoff, ceilings, strict=True), 1):
+        assert ceiling / 2 <= delay <= ceiling, (retry, backoff)
+
+
 def test_a_long_retry_after_is_cut_to_max_retry_after_and_the_log_says_so(
     httpserver, receiver, backoff, caplog
 ):
