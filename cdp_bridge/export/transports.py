@@ -22,13 +22,12 @@ import requests
 
 from cdp_bridge.exceptions import BatchRejected, CdpUnavailable, ExportError
 from cdp_bridge.export.batches import Batch
-from cdp_bridge.http_sessions import new_session
+from cdp_bridge.http_sessions import body_excerpt, new_session
 from cdp_bridge.redaction import mask_secret
 
 logger = logging.getLogger("cdp_bridge.export")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-BODY_EXCERPT = 200
 STATUS_HINTS = {
     400: "The CDP refused the rows: compare them with the stream's schema in the Data Manager "
     "(a schema can only gain columns).",
@@ -189,11 +188,11 @@ class StreamFileTransport:
             retry_after = _retry_after(response.headers.get("Retry-After"))
             asked = f" (Retry-After: {retry_after:g} s)" if retry_after is not None else ""
             return f"HTTP {status}{asked}", retry_after
-        excerpt = response.text[:BODY_EXCERPT].replace(self.stream_id, mask_secret(self.stream_id))
+        excerpt = body_excerpt(response, replacements={self.stream_id: mask_secret(self.stream_id)})
         hint = STATUS_HINTS.get(status, "")
         raise BatchRejected(
             f"The CDP rejected batch {batch.number} with HTTP {status} {response.reason}: "
-            f"{excerpt.strip() or '(empty body)'} {hint}".rstrip()
+            f"{excerpt or '(empty body)'} {hint}".rstrip()
         )
 
     def log(self, batch: Batch, outcome: str, started: float) -> None:

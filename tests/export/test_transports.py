@@ -225,6 +225,30 @@ def test_a_refusal_stops_at_once_naming_the_status_and_the_body(httpserver, back
     assert backoff == []
 
 
+def test_an_html_error_page_is_shown_as_one_line_of_its_text(httpserver, backoff):
+    page = (
+        "<!DOCTYPE html>\n<html>\n<head>\n  <title>403 Forbidden</title>\n"
+        "  <style>body { font-family: sans-serif; }</style>\n</head>\n<body>\n"
+        "  <h1>403 Forbidden</h1>\n  <p>Request for stream\n"
+        f"     {STREAM_ID} blocked by the proxy &amp; logged.</p>\n"
+        "  <script>track();</script>\n</body>\n</html>\n" + "<p>padding</p>\n" * 100
+    )
+    httpserver.expect_request(STREAM_PATH).respond_with_data(
+        page, status=403, content_type="text/html"
+    )
+    with pytest.raises(BatchRejected) as error:
+        stream_transport(httpserver).send(BATCH)
+    message = str(error.value)
+    assert message.startswith(
+        "The CDP rejected batch 1 with HTTP 403 FORBIDDEN: 403 Forbidden Request for stream "
+        f"{MASKED} blocked by the proxy & logged. padding padding"
+    )
+    assert "\n" not in message and "<" not in message and "track()" not in message
+    assert STREAM_ID not in message
+    assert len(message) < 200 + 150  # the excerpt is cut, the hint follows
+    assert "… Check the account_number" in message
+
+
 def test_a_redirect_is_refused_rather_than_followed(httpserver, backoff):
     httpserver.expect_request(STREAM_PATH).respond_with_data(
         "", status=301, headers={"Location": "http://elsewhere.example/"}
