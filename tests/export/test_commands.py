@@ -19,6 +19,7 @@ from django.core.management.color import no_style
 from django.db import connection
 from django.utils import timezone
 
+from cdp_bridge.local_time import local_time
 from cdp_bridge.models import ExportRun
 from tests.testapp.models import Article, Product
 
@@ -360,13 +361,15 @@ def test_resume_continues_a_run_whose_process_died_and_says_which(
     export_config()
     pks = users(6)
     killed = killed_run(pks[3], 4, timedelta(minutes=6))
+    heartbeat = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=2, minutes=5)
     ExportRun.objects.filter(pk=killed.pk).update(
-        started_at=datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+        started_at=datetime(2026, 12, 1, 15, 30, tzinfo=UTC), heartbeat_at=heartbeat
     )
     output = stream("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
     assert output.splitlines()[0] == (
-        f"Continuing export run {killed.pk} (interrupted, started 2026-12-01 10:30 EST) after "
-        f"the 4 users it sent, from key {pks[3]}."
+        f"Continuing export run {killed.pk} (interrupted, started 2026-12-01 10:30 EST; its "
+        f"heartbeat stopped at {local_time(heartbeat)}, 2 hours, 5 minutes ago) after the 4 "
+        f"users it sent, from key {pks[3]}."
     )
     assert [row["id"] for row in receiver.rows] == pks[4:]
     killed.refresh_from_db()
