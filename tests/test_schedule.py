@@ -314,7 +314,9 @@ def test_beat_schedule_is_one_entry_running_the_schedule_every_minute():
     assert entry["options"]["expires"] < 60  # a tick left waiting is dropped, not piled up
 
 
-def test_the_beat_task_reads_the_schedule_afresh_each_minute(settings, tmp_path, users, monkeypatch):
+def test_the_beat_task_reads_the_schedule_afresh_each_minute(
+    settings, tmp_path, users, monkeypatch
+):
     """Beat is never restarted here: each tick sees the YAML file as it is then."""
     from cdp_bridge.conf import load_yaml
 
@@ -323,10 +325,8 @@ def test_the_beat_task_reads_the_schedule_afresh_each_minute(settings, tmp_path,
     config = tmp_path / "cdp.yaml"
 
     def write_schedule(*entries):
-        lines = "".join(
-            f"                -   interval: '{interval}'\n                    options: '--no-draft'\n"
-            for interval in entries
-        )
+        entry = "                -   interval: '%s'\n                    options: '--no-draft'\n"
+        lines = "".join(entry % interval for interval in entries)
         config.write_text(
             "ibexa:\n    system:\n        default:\n            cdp:\n"
             "                account_number: 123456\n"

@@ -92,10 +92,13 @@ def resumption(run: ExportRun) -> str | None:
             # timesince() joins its words with no-break spaces; a log reads plain ones.
             "ago": timesince(resumed.heartbeat_at, timezone.now()).replace("\xa0", " "),
         }
-    return _(
-        "Continuing export run %(pk)d (%(status)s, started %(started)s) after the %(rows)s it "
-        "sent, from key %(key)s."
-    ) % values
+    return (
+        _(
+            "Continuing export run %(pk)d (%(status)s, started %(started)s) after the %(rows)s it "
+            "sent, from key %(key)s."
+        )
+        % values
+    )
 
 
 def _rate(rows: int, seconds: float) -> str:

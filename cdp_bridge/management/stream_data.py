@@ -217,9 +217,7 @@ def _mark_process_options(parser: argparse.ArgumentParser) -> list[argparse.Acti
     """manage.py's own options in ``parser``, made to tell when they are given (any spelling:
     ``-v 2``, ``-v2``, ``--verb 2``); ``--skip-checks`` is added where the command lacks it, so
     that it is named too rather than reported as unknown."""
-    actions = {
-        option: action for action in parser._actions for option in action.option_strings
-    }
+    actions = {option: action for action in parser._actions for option in action.option_strings}
     marked = []
     for option in MANAGE_PY_OPTIONS:
         action = actions.get(option) or parser.add_argument(option, action="store_true")

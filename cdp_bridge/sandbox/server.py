@@ -110,9 +110,9 @@ class Sandbox:
 
     @property
     def url(self) -> str:
-        host, port = self.http.server_address[:2]
-        host = f"[{host}]" if ":" in str(host) else host
-        return f"http://{host!s}:{port}"
+        address, port = self.http.server_address[:2]
+        host = str(address)
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def start(self) -> Sandbox:
         serving = threading.Thread(

@@ -23,6 +23,7 @@ from django.utils import timezone
 from cdp_bridge.exceptions import ConfigurationError
 from cdp_bridge.schedule.cron import CRON_MACROS
 
+
 def require_aware_times() -> None:
     """The schedule compares instants across processes and clock changes: it needs USE_TZ."""
     if not settings.USE_TZ:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from croniter import croniter
-from django.utils.translation import gettext as _
 from django.utils.dates import WEEKDAYS
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cdp_bridge.local_time import zone_name
@@ -54,9 +54,7 @@ def _within_an_hour(minutes: Field) -> str | None:
         return _("every minute")
     step = _step(minutes, 60)
     if step:
-        return ngettext("every %(count)d minute", "every %(count)d minutes", step) % {
-            "count": step
-        }
+        return ngettext("every %(count)d minute", "every %(count)d minutes", step) % {"count": step}
     if len(minutes) == 1:
         return _("every hour at minute %(minute)d") % {"minute": minutes[0]}
     return _("every hour at minutes %(minutes)s") % {
@@ -65,7 +63,7 @@ def _within_an_hour(minutes: Field) -> str | None:
 
 
 def _hours_rhythm(minutes: Field, hours: Field) -> str | None:
-    """"every 6 hours, at …", "every hour from 08:00 to 18:00", "every 30 minutes from …"."""
+    """ "every 6 hours, at …", "every hour from 08:00 to 18:00", "every 30 minutes from …"."""
     every_minute = _is_every(minutes)
     first = _clock(hours[0], 0 if every_minute else minutes[0])
     last = _clock(hours[-1], 59 if every_minute else minutes[-1])
@@ -101,7 +99,7 @@ def _hours_rhythm(minutes: Field, hours: Field) -> str | None:
 
 
 def _clock_times(minutes: Field, hours: Field) -> str | None:
-    """"02:30", "08:00 and 20:00": a few clock times listed; None if they are too many."""
+    """ "02:30", "08:00 and 20:00": a few clock times listed; None if they are too many."""
     if _is_every(minutes):
         return None
     listed = [_clock(hour, minute) for hour in _hours_of(hours) for minute in minutes]

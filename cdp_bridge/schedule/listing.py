@@ -9,8 +9,8 @@ from django.core.management.color import Style
 from cdp_bridge.local_time import local_time
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule.clock import next_fire_time
-from cdp_bridge.schedule.interval_words import describe
 from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports, unread_schedule
+from cdp_bridge.schedule.interval_words import describe
 
 
 def schedule_listing(now: datetime, style: Style) -> str:

@@ -506,7 +506,9 @@ def test_options_from_a_schedule_string_work_and_an_unknown_flag_is_refused(
         stream("stream_content_data", *shlex.split("--draftt"))
 
 
-@pytest.mark.parametrize("command", ["stream_user_data", "stream_content_data", "stream_product_data"])
+@pytest.mark.parametrize(
+    "command", ["stream_user_data", "stream_content_data", "stream_product_data"]
+)
 @pytest.mark.parametrize("flags", [("--draft", "--no-draft"), ("--no-draft", "--draft")])
 def test_draft_and_no_draft_together_are_refused_rather_than_the_last_one_winning(
     export_config, receiver, command, flags

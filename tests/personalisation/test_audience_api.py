@@ -118,7 +118,9 @@ def test_garbage_means_no_segments_and_one_warning(httpserver, scope, caplog, an
 NGINX_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n"
-    "</body>\r\n</html>\r\n" + "<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n" * 6
+    "</body>\r\n</html>\r\n"
+    + "<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n"
+    * 6
 )
 
 

@@ -170,7 +170,9 @@ def test_a_data_directory_that_cannot_be_created_is_one_line(tmp_path):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     (line,) = done.stderr.splitlines()
-    assert line.startswith(f"CommandError: The sandbox's state directory {blocker / 'state'} "), line
+    assert line.startswith(f"CommandError: The sandbox's state directory {blocker / 'state'} "), (
+        line
+    )
     assert "--data" in line
 
 
