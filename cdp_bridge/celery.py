@@ -1,42 +1,34 @@
-"""Celery beat entries for the export schedule, for sites that run exports on a pool of workers.
+"""The Celery beat entry of the export schedule, for sites that run exports on a pool of workers.
 
 Use ``app.conf.beat_schedule = beat_schedule()`` in your Celery module, with
-``app.conf.timezone = settings.TIME_ZONE``. Beat only says "this entry may be due"; the task
-claims the entry's fire through the same database lease as ``cdp_run_schedule``, so duplicate
-or late messages, several beats, or workers on several machines never run an entry twice or
-in overlap.
+``app.conf.timezone = settings.TIME_ZONE``. It is ONE entry, sending ``cdp_bridge.run_schedule``
+every minute; the task reads the configuration afresh each time, so an entry added, changed or
+removed in the YAML file is seen within a minute, without restarting beat. The task claims
+each due entry's fire through the same database lease as ``cdp_run_schedule``, so duplicate or
+late messages, several beats, or workers on several machines never run an entry twice or in
+overlap.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cdp_bridge.conf import cdp_settings
-from cdp_bridge.schedule.clock import cron_fields
-
+RUN_SCHEDULE = "cdp_bridge.run_schedule"
 RUN_SCHEDULE_ENTRY = "cdp_bridge.run_schedule_entry"
+BEAT_ENTRY = "cdp_bridge schedule"
+# A tick not taken by a worker within the minute is dropped: the next one does its work, and
+# a pool busy with a long export does not pile up a queue of stale ticks.
+TICK_EXPIRES = 55.0
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
-    """One beat entry per ``data_export.schedule`` entry, firing on its crontab interval.
-
-    An entry the configuration refuses (an invalid interval) has no beat entry; the others do.
-    """
+    """The one beat entry of the schedule: ``cdp_bridge.run_schedule`` at every minute."""
     from celery.schedules import crontab
 
-    entries: dict[str, dict[str, Any]] = {}
-    for entry in cdp_settings().schedule:
-        minute, hour, day, month, weekday = cron_fields(entry.interval)
-        name = f"cdp_bridge {entry.name}: stream_{entry.kind}_data {entry.options}".rstrip()
-        entries[name] = {
-            "task": RUN_SCHEDULE_ENTRY,
-            "schedule": crontab(
-                minute=minute,
-                hour=hour,
-                day_of_month=day,
-                month_of_year=month,
-                day_of_week=weekday,
-            ),
-            "args": (entry.key,),
+    return {
+        BEAT_ENTRY: {
+            "task": RUN_SCHEDULE,
+            "schedule": crontab(),  # every minute, at its start
+            "options": {"expires": TICK_EXPIRES},
         }
-    return entries
+    }

@@ -19,3 +19,9 @@ def local_time(moment: datetime) -> str:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return timezone.localtime(moment).strftime(FORMAT)
+
+
+def zone_name() -> str:
+    """The name of the current time zone (``Europe/Berlin``): what a wall-clock time that recurs,
+    in winter and in summer, is read in (an abbreviation such as CET names one season)."""
+    return str(timezone.get_current_timezone())

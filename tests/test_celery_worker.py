@@ -74,22 +74,7 @@ def test_a_real_worker_runs_an_export_and_a_queued_delivery(site, processes, tmp
         ),
     )
     assert prepared.returncode == 0, prepared.stderr
-    worker = site.start(
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "tests.celery_app",
-        "worker",
-        "--pool=solo",
-        "--concurrency=1",
-        "--without-gossip",
-        "--without-mingle",
-        "-Q",
-        site.environment["CELERY_QUEUE"],
-        "--loglevel=INFO",
-    )
-    processes.append(worker)
+    processes.append(start_worker(site))
 
     # An export, sent to the worker as a task.
     sent = site.manage(
@@ -153,6 +138,54 @@ def test_a_real_worker_runs_an_export_and_a_queued_delivery(site, processes, tmp
         )
     ), site.query("list(WebhookDelivery.objects.values('status', 'error'))")
     assert site.query("SegmentMembership.objects.filter(segment__identifier='cats').count()") == 100
+
+
+def test_a_real_worker_runs_the_schedule_from_the_one_beat_entry(site, processes):
+    prepared = site.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "User.objects.bulk_create([User(username=f'u{i}') for i in range(1, 31)])",
+    )
+    assert prepared.returncode == 0, prepared.stderr
+    processes.append(start_worker(site))
+    # What beat sends each minute: the beat entry's task, by its name, with its options.
+    sent = site.manage(
+        "shell",
+        "-c",
+        (
+            "from cdp_bridge.celery import beat_schedule; "
+            "from tests.celery_app import app; "
+            "(entry,) = beat_schedule().values(); "
+            "print(app.send_task(entry['task'], **entry['options']).id)"
+        ),
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert wait_until(
+        lambda: (
+            site.query("list(ScheduleState.objects.values_list('last_result', flat=True))")
+            == ["succeeded"]
+        )
+    ), site.query("list(ScheduleState.objects.values('last_result', 'last_error'))")
+    assert site.query("list(ExportRun.objects.values_list('rows', 'draft'))") == [[30, False]]
+
+
+def start_worker(site):
+    return site.start(
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "tests.celery_app",
+        "worker",
+        "--pool=solo",
+        "--concurrency=1",
+        "--without-gossip",
+        "--without-mingle",
+        "-Q",
+        site.environment["CELERY_QUEUE"],
+        "--loglevel=INFO",
+    )
 
 
 def _listening(port):

@@ -1,5 +1,6 @@
 """System checks: each rule reported with its stable id, the key path and a hint."""
 
+import contextlib
 import io
 import re
 from pathlib import Path
@@ -336,6 +337,28 @@ def test_a_schedule_entry_naming_a_configured_source_passes(cdp_config, db):
     messages = messages_by_id(cdp_config, schedule_with("--no-draft --content-type=article"))
     assert "cdp_bridge.E035" not in messages
     assert "cdp_bridge.E019" not in messages
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "--no-draft --since last --content-type=article",
+        "--no-draft --resume --scope default --content-type=article",
+        "--stream-id=0a1b2c3d-4e5f6a7b-8c9d0e1f-2a3b4c5d --content-type=article",
+        "--content-type=blog_post",  # E035
+        "--scope=nowhere",  # E019
+        "--draft --no-draft -v 2",  # E019
+    ],
+)
+def test_the_schedule_checks_read_no_database(cdp_config, options):
+    """No ``db`` fixture: pytest-django fails the test on any query. A check without
+    ``--database`` must work before the database exists (a build step, a fresh checkout)."""
+    cdp_config(schedule_with(options))
+    ids = {message.id for message in check_settings()}
+    assert ids <= {"cdp_bridge.E019", "cdp_bridge.E035"}
+    output = io.StringIO()
+    with pytest.raises(SystemCheckError) if ids else contextlib.nullcontext():
+        call_command("check", stdout=output, stderr=output)
 
 
 def test_manage_py_check_fails_where_the_cron_run_would(cdp_config, db):

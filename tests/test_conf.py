@@ -614,10 +614,23 @@ def test_a_refused_schedule_entry_still_leaves_an_error_elsewhere_an_error(cdp_c
         report.require()
 
 
-def test_a_schedule_problem_outside_any_entry_is_an_error_of_the_whole(cdp_config):
-    report = cdp_config({"data_export": {"schedule": {"usr": [{"interval": "@hourly"}]}}})
-    with pytest.raises(ConfigurationError, match=r"data_export\.schedule\.usr"):
-        report.require()
+def test_a_schedule_problem_outside_any_entry_refuses_that_part_of_the_schedule_only(cdp_config):
+    report = cdp_config(
+        {
+            "data_export": {
+                "schedule": {
+                    "usr": [{"interval": "@hourly"}],
+                    "content": [{"interval": "@daily"}],
+                }
+            }
+        }
+    )
+    settings = report.require()  # the exports, the webhook and tracking work on
+    assert [entry.name for entry in settings.schedule] == ["content[0]"]
+    assert [(p.path, p.check_id) for p in report.schedule_problems] == [
+        ("data_export.schedule.usr", "cdp_bridge.E001")
+    ]
+    assert report.refused_schedule == ()
 
 
 def test_an_item_with_any_problem_is_left_out_rather_than_read_with_a_default(cdp_config):

@@ -12,9 +12,10 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.management.color import no_style
+from django.test import Client
 from django.utils import timezone
 
-from cdp_bridge import tasks
+from cdp_bridge import conf, tasks
 from cdp_bridge.celery import beat_schedule
 from cdp_bridge.checks import check_settings
 from cdp_bridge.conf import cdp_settings
@@ -72,10 +73,9 @@ def test_an_entry_runs_when_its_interval_fires_and_not_again_until_the_next_fire
     assert all(not run.draft and run.rows == 5 for run in runs)
 
 
-def test_an_entry_reports_its_runs_summary_whatever_its_options_print(cdp_config, users):
-    # The export is called directly: even options that silence the command (-v 0) leave the
-    # summary, which comes from the run's own record.
-    cdp_config(schedule({"interval": "* * * * *", "options": "--no-draft -v 0 --batch-size 2"}))
+def test_an_entry_reports_its_runs_summary(cdp_config, users):
+    # The export is called directly: the summary comes from the run's own record.
+    cdp_config(schedule({"interval": "* * * * *", "options": "--no-draft --batch-size 2"}))
     (outcome,) = run_due_entries(TEN_PAST)
     run = ExportRun.objects.get()
     assert (run.rows, run.batches, run.draft) == (5, 3, False)
@@ -137,6 +137,59 @@ def test_an_entry_with_bad_options_is_refused_while_the_others_run(cdp_config, u
     assert [m.obj for m in checks] == [f"data_export.schedule.user[{i}].options" for i in range(3)]
 
 
+def test_an_entry_with_both_draft_and_no_draft_is_refused_at_check_time_and_skipped(
+    cdp_config, users
+):
+    cdp_config(
+        schedule(
+            {"interval": "* * * * *", "options": "--draft --no-draft"},
+            {"interval": "* * * * *", "options": "--no-draft"},
+        )
+    )
+    (check,) = [m for m in check_settings() if m.id == "cdp_bridge.E019"]
+    assert check.obj == "data_export.schedule.user[0].options"
+    assert "argument --no-draft: not allowed with argument --draft" in check.msg
+    outcomes = run_due_entries(TEN_PAST)
+    assert [o.status for o in outcomes] == ["refused", "succeeded"]
+    assert "not allowed with argument --draft" in outcomes[0].detail
+    assert ExportRun.objects.get().draft is False
+
+
+MANAGE_PY_OPTIONS = [
+    ("--settings=tests.settings", "--settings"),
+    ("--pythonpath=/tmp", "--pythonpath"),
+    ("--traceback", "--traceback"),
+    ("--verbosity=2", "--verbosity"),
+    ("-v 0", "--verbosity"),
+    ("-v3", "--verbosity"),
+    ("--verb 2", "--verbosity"),  # argparse takes a prefix for the whole name
+    ("--no-color", "--no-color"),
+    ("--force-color", "--force-color"),
+    ("--skip-checks", "--skip-checks"),
+]
+
+
+@pytest.mark.parametrize(("options", "flag"), MANAGE_PY_OPTIONS)
+def test_manage_py_options_in_an_entry_are_refused_naming_the_flag(
+    cdp_config, users, options, flag
+):
+    cdp_config(
+        schedule(
+            {"interval": "* * * * *", "options": f"--no-draft {options}"},
+            {"interval": "* * * * *", "options": "--no-draft"},
+        )
+    )
+    (check,) = [m for m in check_settings() if m.id == "cdp_bridge.E019"]
+    assert check.obj == "data_export.schedule.user[0].options"
+    assert f"{flag} is an option of manage.py itself" in check.msg, check.msg
+    outcomes = run_due_entries(TEN_PAST)
+    assert [o.status for o in outcomes] == ["refused", "succeeded"]
+    assert f"{flag} is an option of manage.py itself" in outcomes[0].detail
+    assert ExportRun.objects.count() == 1
+    with pytest.raises(ExportError, match=f"{flag} is an option of manage.py itself"):
+        tasks.stream_data("user", options)
+
+
 def test_an_entry_with_an_invalid_interval_is_skipped_and_the_others_run(cdp_config, users, caplog):
     report = cdp_config(
         schedule(
@@ -159,7 +212,6 @@ def test_an_entry_with_an_invalid_interval_is_skipped_and_the_others_run(cdp_con
     assert ExportRun.objects.get().rows == 5
     refusals = [r.getMessage() for r in caplog.records if r.name == "cdp_bridge.schedule"]
     assert any(m.startswith("Schedule entry user[0] refused: ") for m in refusals), refusals
-    assert list(beat_schedule()) == ["cdp_bridge user[1]: stream_user_data --no-draft"]
 
     output, errors = StringIO(), StringIO()
     failed = r"2 scheduled exports did not run cleanly \(user\[0\], user\[2\]\); see the lines"
@@ -204,7 +256,7 @@ def test_list_shows_each_entry_in_words_with_last_and_next_run(cdp_config, users
     assert "user[0]: stream_user_data --no-draft (scope default)" in before
     assert "* * * * * (every minute)" in before
     assert "last run:  never" in before
-    assert "30 2 * * * (every day at 02:30)" in before
+    assert "30 2 * * * (every day at 02:30, Europe/Berlin time)" in before
     assert "next run:  " in before and ("CET" in before or "CEST" in before)
     assert "REFUSED:" in before and "--unknown" in before
     run_due_entries()
@@ -250,21 +302,61 @@ def test_two_processes_started_together_run_an_entry_once(cron_site):
     assert cron_site.query("ExportRun.objects.get().rows") == 3000
 
 
-def test_beat_schedule_turns_each_entry_into_a_beat_entry(cdp_config):
-    cdp_config(
-        schedule({"interval": "*/15 * * * *", "options": "--no-draft"}, {"interval": "@daily"})
-    )
-    entries = beat_schedule()
-    assert list(entries) == [
-        "cdp_bridge user[0]: stream_user_data --no-draft",
-        "cdp_bridge user[1]: stream_user_data",
-    ]
-    quarterly, daily = entries.values()
-    assert quarterly["task"] == daily["task"] == "cdp_bridge.run_schedule_entry"
-    assert quarterly["schedule"].minute == {0, 15, 30, 45}
-    assert (daily["schedule"].minute, daily["schedule"].hour) == ({0}, {0})
-    first, _ = cdp_settings().schedule
-    assert quarterly["args"] == (first.key,)
+def test_beat_schedule_is_one_entry_running_the_schedule_every_minute():
+    from celery.schedules import crontab
+
+    from .celery_app import app
+
+    (entry,) = beat_schedule().values()
+    assert entry["schedule"] == crontab()  # every minute
+    assert entry["schedule"].minute == set(range(60))
+    assert app.tasks[entry["task"]].name == tasks.run_schedule.name  # a task workers have
+    assert entry["options"]["expires"] < 60  # a tick left waiting is dropped, not piled up
+
+
+def test_the_beat_task_reads_the_schedule_afresh_each_minute(
+    settings, tmp_path, users, monkeypatch
+):
+    """Beat is never restarted here: each tick sees the YAML file as it is then."""
+    from cdp_bridge.conf import load_yaml
+
+    from .celery_app import app
+
+    config = tmp_path / "cdp.yaml"
+
+    def write_schedule(*entries):
+        entry = "                -   interval: '%s'\n                    options: '--no-draft'\n"
+        lines = "".join(entry % interval for interval in entries)
+        config.write_text(
+            "ibexa:\n    system:\n        default:\n            cdp:\n"
+            "                account_number: 123456\n"
+            "                data_export:\n                    user_data:\n"
+            "                        transport: memory\n"
+            "ibexa_cdp:\n    data_export:\n        schedule:\n            user:\n" + lines
+        )
+
+    settings.CDP_BRIDGE = load_yaml(config)
+    clock = {"now": TEN_PAST}
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock["now"])
+    (entry,) = beat_schedule().values()
+    tick_task = app.tasks[entry["task"]]
+
+    def tick():
+        """Beat's message at the next minute, run by a worker (eagerly, here)."""
+        clock["now"] += timedelta(minutes=1)
+        return tick_task.apply().get()
+
+    write_schedule("*/30 * * * *")
+    assert tick() == ["user[0] not due"]  # 09:11: first seen, due at 09:30
+    write_schedule("*/30 * * * *", "* * * * *")  # an entry added: it runs at 09:12
+    assert [line.split(":")[0] for line in tick()] == ["user[0] not due", "user[1] succeeded"]
+    write_schedule("*/30 * * * *")  # the entry removed: it never fires again
+    assert tick() == ["user[0] not due"]
+    assert ExportRun.objects.count() == 1
+    write_schedule("*/2 * * * *")  # the interval changed: it fires on its new one, at 09:14
+    assert [line.split(":")[0] for line in tick()] == ["user[0] succeeded"]
+    assert ExportRun.objects.count() == 2
+    conf.reload()
 
 
 def test_the_scheduled_export_task_claims_its_entry_like_cron(cdp_config, users):
@@ -418,3 +510,45 @@ def test_in_colour_successes_refusals_and_the_listing_are_styled(cdp_config, use
     (refusal,) = err.getvalue().splitlines()
     assert refusal == palette.ERROR(unstyled(refusal))
     assert unstyled(refusal).startswith("user[1] refused: ")
+
+
+BROKEN_SCHEDULES = {
+    "an entry's interval": {"user": [{"interval": "61 * * * *", "options": "--no-draft"}]},
+    "an entry's options": {"user": [{"interval": "* * * * *", "options": "--bogus"}]},
+    "an entry that is not a mapping": {"user": ["*/15 * * * *"]},
+    "a kind's entries that are not a list": {"user": "*/15 * * * *"},
+    "a kind that does not exist": {"users": [{"interval": "* * * * *"}]},
+    "a schedule that is not a mapping": [{"interval": "* * * * *"}],
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_SCHEDULES.values(), ids=BROKEN_SCHEDULES.keys())
+def test_a_broken_schedule_leaves_the_webhook_and_the_exports_by_hand_working(
+    cdp_config, users, broken
+):
+    from cdp_bridge.export.transports import outbox
+    from cdp_bridge.models import SegmentGroup
+
+    from .webhook.conftest import ACTIVATION, GROUP, audience, basic, delivery, post
+
+    config = schedule()
+    config["system"]["default"]["cdp"]["activations"] = [ACTIVATION]
+    config["data_export"]["schedule"] = broken
+    report = cdp_config(config)
+    assert report.errors or [m for m in check_settings() if m.id == "cdp_bridge.E019"]
+    SegmentGroup.objects.create(identifier=GROUP, name="CDP audiences")
+    outbox.clear()
+
+    answer = post(Client(), delivery(audience(members=[str(users[0].pk)])), auth=basic())
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["status"] == "applied"
+    assert "Streamed 5 users" in command_output("stream_user_data", "--no-draft")[0]
+    assert sum(len(batch.rows) for batch in outbox) == 5
+
+    # What cannot be read of the schedule is refused, saying why; the command exits non-zero.
+    errors = StringIO()
+    with pytest.raises(CommandError, match="did not run cleanly"):
+        call_command("cdp_run_schedule", stdout=StringIO(), stderr=errors)
+    (refusal,) = errors.getvalue().splitlines()
+    assert re.match(r"(user\[0\]|data_export\.schedule[.a-z]*) refused: ", refusal), refusal
+    assert "REFUSED:" in command_output("cdp_run_schedule", "--list")[0]

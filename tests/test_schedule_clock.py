@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cdp_bridge.schedule.clock import describe, latest_fire_time, next_fire_time
+from cdp_bridge.schedule.clock import latest_fire_time, next_fire_time
 
 BERLIN_SPRING = datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # 02:00 CET becomes 03:00 CEST
 BERLIN_AUTUMN = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # 03:00 CEST becomes 02:00 CET
@@ -102,21 +102,3 @@ def test_a_half_past_every_hour_entry_keeps_its_rhythm_across_the_spring_gap():
     )
     # 23:30, 00:30 (01:30 CET), 01:30 (03:30 CEST), 02:30 UTC: once an hour in real time.
     assert fires == [BERLIN_SPRING - timedelta(minutes=90) + timedelta(hours=i) for i in range(4)]
-
-
-@pytest.mark.parametrize(
-    ("interval", "words"),
-    [
-        ("* * * * *", "every minute"),
-        ("*/15 * * * *", "every 15 minutes"),
-        ("0 * * * *", "every hour at minute 0"),
-        ("0 */12 * * *", "every 12 hours at minute 0"),
-        ("30 2 * * *", "every day at 02:30"),
-        ("@daily", "every day at 00:00"),
-        ("0 6 * * 1", "every Monday at 06:00"),
-        ("15 4 1 * *", "on day 1 of every month at 04:15"),
-        ("0 8-18 * * 1-5", "at minute 0, hour 8-18, day *, month *, weekday 1-5"),
-    ],
-)
-def test_intervals_in_words(interval, words):
-    assert describe(interval) == words

@@ -49,15 +49,16 @@ class ConfigReport:
     def require(self) -> CdpBridgeSettings:
         """The settings; ConfigurationError names the first error.
 
-        An error inside one schedule entry refuses that entry alone: it is left out of
-        ``settings.schedule`` and listed in ``refused_schedule``, and the rest of the site
-        (the other entries, the exports, the webhook) works on.
+        An error in the schedule never disables the rest of the site (the exports by hand,
+        the webhook, tracking). One inside an entry refuses that entry alone: it is left out
+        of ``settings.schedule`` and listed in ``refused_schedule``. One in the section
+        itself (a kind that does not exist, entries that are not a list) refuses what it
+        holds, and is listed in ``schedule_problems``.
         """
-        refused = [entry.entry.key_path for entry in self.refused_schedule]
         errors = [
             problem
             for problem in self.errors
-            if not (problem.key and any(is_under(problem.key, path) for path in refused))
+            if not (problem.key and is_under(problem.key, SCHEDULE_KEY))
         ]
         if errors or self.settings is None:
             first = errors[0] if errors else self.errors[0]
@@ -65,6 +66,16 @@ class ConfigReport:
             suffix = f" ({more} more: run manage.py check)" if more > 0 else ""
             raise ConfigurationError(f"CDP configuration ({self.origin}): {first}{suffix}")
         return self.settings
+
+    @property
+    def schedule_problems(self) -> tuple[Problem, ...]:
+        """The errors in the schedule section that are not inside one entry."""
+        refused = [entry.entry.key_path for entry in self.refused_schedule]
+        return tuple(
+            problem
+            for problem in self.problems_under(*SCHEDULE_KEY)
+            if problem.is_error and not any(is_under(problem.key, path) for path in refused)
+        )
 
     @property
     def refused_schedule(self) -> tuple[RefusedEntry, ...]:

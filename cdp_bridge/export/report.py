@@ -20,6 +20,7 @@ from typing import IO, Any
 from django.core.management.base import OutputWrapper
 from django.core.management.color import Style
 from django.utils import timezone
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, ngettext_lazy
 
@@ -65,20 +66,39 @@ def summary(run: ExportRun) -> str:
 
 
 def resumption(run: ExportRun) -> str | None:
-    """Which run a ``--resume`` continues, and from where; None for a run that resumes none."""
+    """Which run a ``--resume`` continues, and from where; None for a run that resumes none.
+
+    An interrupted run also says when its heartbeat stopped, and how long ago: whether its
+    process died a minute ago or last week is what a person deciding to resume wants to know.
+    """
     resumed = run.resumed_from
     if resumed is None:
         return None
-    return _(
-        "Continuing export run %(pk)d (%(status)s, started %(started)s) after the %(rows)s it "
-        "sent, from key %(key)s."
-    ) % {
+    values = {
         "pk": resumed.pk,
         "status": resumed.status,
         "started": local_time(resumed.started_at),
         "rows": ROWS[run.kind] % {"count": resumed.rows},
         "key": resumed.last_acknowledged_key,
     }
+    if resumed.status == ExportRun.Status.INTERRUPTED:
+        return _(
+            "Continuing export run %(pk)d (%(status)s, started %(started)s; its heartbeat "
+            "stopped at %(heartbeat)s, %(ago)s ago) after the %(rows)s it sent, from key "
+            "%(key)s."
+        ) % {
+            **values,
+            "heartbeat": local_time(resumed.heartbeat_at),
+            # timesince() joins its words with no-break spaces; a log reads plain ones.
+            "ago": timesince(resumed.heartbeat_at, timezone.now()).replace("\xa0", " "),
+        }
+    return (
+        _(
+            "Continuing export run %(pk)d (%(status)s, started %(started)s) after the %(rows)s it "
+            "sent, from key %(key)s."
+        )
+        % values
+    )
 
 
 def _rate(rows: int, seconds: float) -> str:

@@ -22,13 +22,12 @@ import requests
 
 from cdp_bridge.exceptions import BatchRejected, CdpUnavailable, ExportError
 from cdp_bridge.export.batches import Batch
-from cdp_bridge.http_sessions import new_session
+from cdp_bridge.http_sessions import body_excerpt, new_session
 from cdp_bridge.redaction import mask_secret
 
 logger = logging.getLogger("cdp_bridge.export")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-BODY_EXCERPT = 200
 STATUS_HINTS = {
     400: "The CDP refused the rows: compare them with the stream's schema in the Data Manager "
     "(a schema can only gain columns).",
@@ -189,11 +188,11 @@ class StreamFileTransport:
             retry_after = _retry_after(response.headers.get("Retry-After"))
             asked = f" (Retry-After: {retry_after:g} s)" if retry_after is not None else ""
             return f"HTTP {status}{asked}", retry_after
-        excerpt = response.text[:BODY_EXCERPT].replace(self.stream_id, mask_secret(self.stream_id))
+        excerpt = body_excerpt(response, replacements={self.stream_id: mask_secret(self.stream_id)})
         hint = STATUS_HINTS.get(status, "")
         raise BatchRejected(
             f"The CDP rejected batch {batch.number} with HTTP {status} {response.reason}: "
-            f"{excerpt.strip() or '(empty body)'} {hint}".rstrip()
+            f"{excerpt or '(empty body)'} {hint}".rstrip()
         )
 
     def log(self, batch: Batch, outcome: str, started: float) -> None:
@@ -217,16 +216,25 @@ class StreamFileTransport:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number of seconds, or an HTTP date."""
+    """Seconds from a Retry-After header (a number of seconds, or an HTTP date); None when it
+    asks for no wait at all (``0``, a date already past) or cannot be read.
+
+    None means the usual backoff: retrying at once, as a wait of 0 would, retries again and
+    again in a hot loop against a CDP that is down, until the retry budget is spent.
+    """
     if not value:
         return None
     if value.strip().isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000": UTC, of unknown origin (RFC 5322)
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return seconds if seconds > 0 else None
 
 
 def _root_cause(error: BaseException) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.management import load_command_class
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
 
 from cdp_bridge.conf import inspect_settings
 from cdp_bridge.exceptions import ExportError
@@ -39,11 +40,22 @@ class StreamDataCommand(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
+        # Given together, neither may silently win: a full export never happens by accident.
+        # Neither has a default of its own (None: a draft), because argparse only notices a
+        # conflict between options whose values differ from their defaults.
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument(
             "--draft",
-            action=argparse.BooleanOptionalAction,
-            default=True,
-            help="Send a sample marked as a draft (the default), or everything with --no-draft.",
+            action="store_true",
+            default=None,
+            help=_("Send a sample marked as a draft (the default)."),
+        )
+        mode.add_argument(
+            "--no-draft",
+            dest="draft",
+            action="store_false",
+            default=None,
+            help=_("Send everything, not marked as a draft."),
         )
         parser.add_argument(
             "--draft-limit",
@@ -134,7 +146,7 @@ def export_options(kind: str, parsed: Mapping[str, Any]) -> ExportOptions:
         kind,
         scope=parsed["scope"],
         source=parsed["source"],
-        draft=parsed["draft"],
+        draft=parsed["draft"] is not False,
         draft_limit=parsed["draft_limit"],
         stream_id=parsed["stream_id"],
         batch_size=parsed["batch_size"],
@@ -157,6 +169,7 @@ def parse_options(kind: str, options: str, *, scope: str = "default") -> ExportO
         raise ExportError(f"the options cannot be split into arguments ({error}).") from None
     parser = load_command_class("cdp_bridge", name).create_parser("manage.py", name)
     parser.set_defaults(scope=scope)
+    process_options = _mark_process_options(parser)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # --help prints before it exits
             parsed = parser.parse_args(arguments)
@@ -167,9 +180,47 @@ def parse_options(kind: str, options: str, *, scope: str = "default") -> ExportO
         raise ExportError(
             f"{name} would only print its help or version with these options."
         ) from None
+    for option in process_options:
+        if getattr(parsed, option.dest) is not _NOT_GIVEN:
+            raise ExportError(
+                _(
+                    "%(option)s is an option of manage.py itself, not of the export: a "
+                    "scheduled export runs inside the process of cdp_run_schedule (or of a "
+                    "Celery worker), where it would change nothing or the wrong thing. Remove "
+                    "it from the options."
+                )
+                % {"option": option.option_strings[-1]}
+            )
     export = export_options(kind, vars(parsed))
     check_options(export)
     config = inspect_settings().settings  # read even when other keys have errors (checks ask)
     if config is None or export.scope not in config.scopes:
         raise ExportError(f"the scope {export.scope!r} does not exist.")
     return export
+
+
+# The options every manage.py command has: they set up the process (its settings, import path,
+# output, tracebacks) or its system checks, which a scheduled export does not start.
+MANAGE_PY_OPTIONS = (
+    "--settings",
+    "--pythonpath",
+    "--traceback",
+    "--verbosity",
+    "--no-color",
+    "--force-color",
+    "--skip-checks",
+)
+_NOT_GIVEN = object()
+
+
+def _mark_process_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """manage.py's own options in ``parser``, made to tell when they are given (any spelling:
+    ``-v 2``, ``-v2``, ``--verb 2``); ``--skip-checks`` is added where the command lacks it, so
+    that it is named too rather than reported as unknown."""
+    actions = {option: action for action in parser._actions for option in action.option_strings}
+    marked = []
+    for option in MANAGE_PY_OPTIONS:
+        action = actions.get(option) or parser.add_argument(option, action="store_true")
+        action.default = _NOT_GIVEN
+        marked.append(action)
+    return marked

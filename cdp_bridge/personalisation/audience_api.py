@@ -24,7 +24,7 @@ from django.core.cache import cache
 
 from cdp_bridge.conf import ScopeSettings
 from cdp_bridge.conf.schema import MembershipSettings
-from cdp_bridge.http_sessions import thread_session
+from cdp_bridge.http_sessions import body_excerpt, thread_session
 
 logger = logging.getLogger("cdp_bridge.membership")
 
@@ -93,7 +93,10 @@ def fetch_audiences(settings: MembershipSettings, cookie_id: str) -> frozenset[s
     if response.status_code == 404:
         return frozenset()  # no profile has this cookie id (yet)
     if response.status_code != 200:
-        raise AudienceApiUnavailable(f"{url} answered {response.status_code}")
+        excerpt = body_excerpt(response)
+        raise AudienceApiUnavailable(
+            f"{url} answered {response.status_code}" + (f": {excerpt}" if excerpt else "")
+        )
     return _parse(response, url)
 
 

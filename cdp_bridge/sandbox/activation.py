@@ -25,6 +25,7 @@ import requests
 from django.utils.translation import ngettext
 
 from cdp_bridge import USER_AGENT
+from cdp_bridge.http_sessions import body_excerpt
 from cdp_bridge.sandbox.audience_file import ActivationDefinition, AudienceFile
 from cdp_bridge.sandbox.audiences import members, profiles
 from cdp_bridge.sandbox.store import Acknowledged, Store
@@ -314,7 +315,7 @@ class Activation:
         answer = _answer(response)
         token = answer.get("access_token") if response.status_code == 200 else None
         if not isinstance(token, str):
-            error = answer.get("error") or response.text[:200]
+            error = answer.get("error") or body_excerpt(response)
             description = answer.get("error_description")
             raise ActivationFailed(
                 f"Activation {self.definition.name!r}: the token endpoint {token_url} answered "
@@ -388,7 +389,7 @@ def _reason(status: int, answer: dict[str, Any], response: requests.Response) ->
     error = answer.get("error")
     if isinstance(error, dict):
         return f"{error.get('code')}: {error.get('message')}"
-    return response.text[:200].strip() or response.reason or str(status)
+    return body_excerpt(response) or response.reason or str(status)
 
 
 def _accepted(status: int, answer: dict[str, Any]) -> str:

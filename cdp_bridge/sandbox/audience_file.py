@@ -53,6 +53,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if not self.line:  # the file as a whole: it cannot be read
+            return f"{self.path}: {self.message}"
         return f"{self.path}, line {self.line}: {self.message}"
 
 

@@ -72,6 +72,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], handle: Handler) -> None:
         self.handle = handle
+        if ":" in address[0]:  # an IPv6 address: [::1]:8765
+            self.address_family = socket.AF_INET6
         super().__init__(address, _RequestHandler)
 
 

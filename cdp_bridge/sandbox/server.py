@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import errno
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from django.utils.translation import gettext as _
 
 from cdp_bridge.sandbox.activation import ActivationFailed, activate_all
 from cdp_bridge.sandbox.app import SandboxApp
@@ -24,6 +27,42 @@ class SandboxError(Exception):
     """The sandbox cannot start or do what was asked; the message says what to do."""
 
 
+def parse_addrport(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPv6]:PORT``, ``PORT`` or ``:PORT`` (on 127.0.0.1), as ``--addrport``
+    takes it; SandboxError says what is wrong with it."""
+    host, _colon, port = text.rpartition(":")
+    bracketed = len(host) > 2 and host.startswith("[") and host.endswith("]")
+    if bracketed:
+        host = host[1:-1]
+    # An IPv6 address needs its brackets, or its last group would be read as the port.
+    plain_host = not any(mark in host for mark in "[]:")
+    if not (port.isascii() and port.isdigit() and (bracketed or plain_host)):
+        raise SandboxError(
+            _("--addrport %(given)s: write HOST:PORT (127.0.0.1:8765, or [::1]:8765 for IPv6).")
+            % {"given": repr(text)}
+        )
+    if int(port) > 65535:
+        raise SandboxError(
+            _("--addrport %(given)s: a port is a number from 0 to 65535.") % {"given": repr(text)}
+        )
+    return host or DEFAULT_ADDRESS[0], int(port)
+
+
+def open_store(data: Path) -> Store:
+    """The sandbox's state under ``data``; SandboxError if the directory cannot hold it."""
+    try:
+        return Store(data)
+    except (OSError, sqlite3.Error) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise SandboxError(
+            _(
+                "The sandbox's state directory %(directory)s cannot be used (%(reason)s): "
+                "choose another with --data."
+            )
+            % {"directory": data, "reason": reason}
+        ) from None
+
+
 class Sandbox:
     """A sandbox bound to an address, its state under ``data``; ``start()`` serves on a thread."""
 
@@ -37,7 +76,7 @@ class Sandbox:
         log: Callable[[str], None] = lambda line: None,
         activate_every: float | None = None,
     ) -> None:
-        self.store = Store(data)
+        self.store = open_store(data)
         audiences = audiences or audience_file_of(self.store)
         if audiences is not None:
             audiences = audiences.resolve()
@@ -62,13 +101,18 @@ class Sandbox:
                     f"Port {port} on {host} is already in use (another cdp_sandbox, or the "
                     "site?): stop that, or choose another port with --addrport."
                 ) from None
-            raise SandboxError(f"Cannot listen on {host}:{port}: {error.strerror}.") from None
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            reason = error.strerror or str(error)
+            raise SandboxError(
+                _("Cannot listen on %(where)s: %(reason)s.") % {"where": where, "reason": reason}
+            ) from None
         self.threads: list[threading.Thread] = []
 
     @property
     def url(self) -> str:
-        host, port = self.http.server_address[:2]
-        return f"http://{host!s}:{port}"
+        address, port = self.http.server_address[:2]
+        host = str(address)
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def start(self) -> Sandbox:
         serving = threading.Thread(

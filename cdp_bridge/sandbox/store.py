@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cdp_bridge.sandbox.streaming import PERSON_IDENTIFIER, StreamBatch, value_type
+from cdp_bridge.sandbox.streaming import PERSON_IDENTIFIER, StreamBatch, has_identifier, value_type
 
 DATABASE_NAME = "sandbox.sqlite3"
 SCHEMA = """
@@ -127,7 +127,7 @@ class Store:
                 "SET last_batch = excluded.last_batch, account = excluded.account",
                 [batch.stream_id, batch.account, batch.schema, now, number],
             )
-            stored = [row for row in batch.rows if row.get(PERSON_IDENTIFIER) not in (None, "")]
+            stored = [row for row in batch.rows if has_identifier(row)]
             for row in stored:
                 self._upsert_row(db, batch.stream_id, draft, row, number)
             self._update_columns(db, batch, number)

@@ -110,15 +110,22 @@ def _rows(body: bytes) -> list[dict[str, Any]]:
     return document
 
 
+def has_identifier(row: Mapping[str, Any]) -> bool:
+    """Whether a row names the profile it belongs to: an ``id`` that is not missing, null, or
+    empty (``""``, ``"  "``), which would make every such row one profile."""
+    value = row.get(PERSON_IDENTIFIER)
+    return value is not None and str(value).strip() != ""
+
+
 def _flags(rows: list[dict[str, Any]]) -> tuple[str, ...]:
-    missing = [index for index, row in enumerate(rows) if row.get(PERSON_IDENTIFIER) in (None, "")]
+    missing = [index for index, row in enumerate(rows) if not has_identifier(row)]
     if not missing:
         return ()
     shown = ", ".join(str(index) for index in missing[:10])
     more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
     return (
-        f"{len(missing)} rows without the identifier column {PERSON_IDENTIFIER!r} (rows "
-        f"{shown}{more} of the batch) were not stored.",
+        f"{len(missing)} rows without the identifier column {PERSON_IDENTIFIER!r} (missing, "
+        f"null or empty: rows {shown}{more} of the batch) were not stored.",
     )
 
 

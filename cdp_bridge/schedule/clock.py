@@ -23,8 +23,6 @@ from django.utils import timezone
 from cdp_bridge.exceptions import ConfigurationError
 from cdp_bridge.schedule.cron import CRON_MACROS
 
-WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-
 
 def require_aware_times() -> None:
     """The schedule compares instants across processes and clock changes: it needs USE_TZ."""
@@ -74,25 +72,3 @@ def latest_fire_time(interval: str, now: datetime) -> datetime:
 def next_fire_time(interval: str, now: datetime) -> datetime:
     """The first wall-clock time after ``now`` at which ``interval`` fires."""
     return _instant(croniter(interval, _local_wall_time(now)).get_next(datetime), interval)
-
-
-def describe(interval: str) -> str:
-    """An interval in words: ``*/15 * * * *`` is "every 15 minutes"."""
-    minute, hour, day, month, weekday = cron_fields(interval)
-    if (day, month, weekday) == ("*", "*", "*"):
-        if hour == "*":
-            if minute == "*":
-                return "every minute"
-            if minute.startswith("*/"):
-                return f"every {minute[2:]} minutes"
-            if minute.isdigit():
-                return f"every hour at minute {int(minute)}"
-        if hour.startswith("*/") and minute.isdigit():
-            return f"every {hour[2:]} hours at minute {int(minute)}"
-        if hour.isdigit() and minute.isdigit():
-            return f"every day at {int(hour):02d}:{int(minute):02d}"
-    if (day, month) == ("*", "*") and weekday.isdigit() and hour.isdigit() and minute.isdigit():
-        return f"every {WEEKDAYS[int(weekday) % 7]} at {int(hour):02d}:{int(minute):02d}"
-    if month == "*" and weekday == "*" and day.isdigit() and hour.isdigit() and minute.isdigit():
-        return f"on day {int(day)} of every month at {int(hour):02d}:{int(minute):02d}"
-    return f"at minute {minute}, hour {hour}, day {day}, month {month}, weekday {weekday}"

@@ -37,6 +37,24 @@ class ScheduledExport:
         return f"{self.kind}[{self.index}]"
 
 
+@dataclass(frozen=True)
+class UnreadSchedule:
+    """A part of the schedule section outside any one entry that cannot be read (a kind that
+    does not exist, entries that are not a list): ``where`` it is, and the ``problem``."""
+
+    where: str
+    problem: str
+
+
+def unread_schedule() -> list[UnreadSchedule]:
+    """What of the schedule section cannot be read beyond its entries; the schedule refuses it
+    (and runs the rest), while the rest of the configuration works on."""
+    return [
+        UnreadSchedule(problem.path, f"{problem.message} {problem.hint}".strip())
+        for problem in inspect_settings().schedule_problems
+    ]
+
+
 def entry_options(entry: ScheduleEntry) -> ExportOptions:
     """The export an entry runs; ExportError says why its options cannot run."""
     return parse_options(entry.kind, entry.options, scope=entry.scope)

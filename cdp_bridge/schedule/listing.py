@@ -8,19 +8,25 @@ from django.core.management.color import Style
 
 from cdp_bridge.local_time import local_time
 from cdp_bridge.models.schedule import ScheduleState
-from cdp_bridge.schedule.clock import describe, next_fire_time
-from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports
+from cdp_bridge.schedule.clock import next_fire_time
+from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports, unread_schedule
+from cdp_bridge.schedule.interval_words import describe
 
 
 def schedule_listing(now: datetime, style: Style) -> str:
     """One block per schedule entry, for ``cdp_run_schedule --list``; ``style`` marks refused
     entries and last runs that did not succeed."""
     scheduled = scheduled_exports()
-    if not scheduled:
+    unread = [
+        f"{part.where}: not read from the configuration\n"
+        + style.ERROR(f"  REFUSED:   {part.problem}")
+        for part in unread_schedule()
+    ]
+    if not scheduled and not unread:
         return style.WARNING("No scheduled exports: add them under data_export.schedule.")
     keys = [item.entry.key for item in scheduled if item.entry is not None]
     states = {state.entry_key: state for state in ScheduleState.objects.filter(entry_key__in=keys)}
-    return "\n\n".join(_block(item, states, now, style) for item in scheduled)
+    return "\n\n".join(unread + [_block(item, states, now, style) for item in scheduled])
 
 
 def _block(

@@ -26,7 +26,7 @@ from cdp_bridge.management.database import database_refused
 from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule import leases
 from cdp_bridge.schedule.clock import latest_fire_time
-from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports
+from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports, unread_schedule
 
 logger = logging.getLogger("cdp_bridge.schedule")
 
@@ -50,7 +50,11 @@ def run_due_entries(now: datetime | None = None) -> list[EntryOutcome]:
     long export before it neither hides a fire nor shortens the lease it takes.
     """
     owner = _lease_owner()
-    return [
+    unread = []
+    for part in unread_schedule():
+        logger.error("Schedule section %s refused: %s", part.where, part.problem)
+        unread.append(EntryOutcome(part.where, "refused", part.problem))
+    return unread + [
         run_if_due(scheduled, owner, now or timezone.now()) for scheduled in scheduled_exports()
     ]
 

@@ -13,6 +13,7 @@ import requests
 
 import cdp_bridge
 from cdp_bridge.conf import Activation
+from cdp_bridge.http_sessions import body_excerpt
 from cdp_bridge.webhook.signatures import HEADER, signature_header
 
 ANSWER_START = 100  # characters of a body shown in a message
@@ -92,7 +93,5 @@ def oauth_error(response: requests.Response) -> str:
 def answer_start(response: requests.Response) -> str:
     """An answer that is not the error the caller expects, on one line: its reason phrase and
     the start of its body (``Not Found: <!doctype html> <html lang="en"> …``), for a message."""
-    text = " ".join(response.text.split())
-    if len(text) > ANSWER_START:
-        text = f"{text[:ANSWER_START]}…"
+    text = body_excerpt(response, ANSWER_START)
     return f"{response.reason}: {text}" if text else str(response.reason)

@@ -19,6 +19,7 @@ from django.core.management.color import no_style
 from django.db import connection
 from django.utils import timezone
 
+from cdp_bridge.local_time import local_time
 from cdp_bridge.models import ExportRun
 from tests.testapp.models import Article, Product
 
@@ -360,13 +361,15 @@ def test_resume_continues_a_run_whose_process_died_and_says_which(
     export_config()
     pks = users(6)
     killed = killed_run(pks[3], 4, timedelta(minutes=6))
+    heartbeat = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=2, minutes=5)
     ExportRun.objects.filter(pk=killed.pk).update(
-        started_at=datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+        started_at=datetime(2026, 12, 1, 15, 30, tzinfo=UTC), heartbeat_at=heartbeat
     )
     output = stream("stream_user_data", "--no-draft", "--batch-size", "2", "--resume")
     assert output.splitlines()[0] == (
-        f"Continuing export run {killed.pk} (interrupted, started 2026-12-01 10:30 EST) after "
-        f"the 4 users it sent, from key {pks[3]}."
+        f"Continuing export run {killed.pk} (interrupted, started 2026-12-01 10:30 EST; its "
+        f"heartbeat stopped at {local_time(heartbeat)}, 2 hours, 5 minutes ago) after the 4 "
+        f"users it sent, from key {pks[3]}."
     )
     assert [row["id"] for row in receiver.rows] == pks[4:]
     killed.refresh_from_db()
@@ -501,6 +504,39 @@ def test_options_from_a_schedule_string_work_and_an_unknown_flag_is_refused(
     assert [row["name"] for row in receiver.rows] == ["Scheduled"]
     with pytest.raises(CommandError, match="unrecognized arguments: --draftt"):
         stream("stream_content_data", *shlex.split("--draftt"))
+
+
+@pytest.mark.parametrize(
+    "command", ["stream_user_data", "stream_content_data", "stream_product_data"]
+)
+@pytest.mark.parametrize("flags", [("--draft", "--no-draft"), ("--no-draft", "--draft")])
+def test_draft_and_no_draft_together_are_refused_rather_than_the_last_one_winning(
+    export_config, receiver, command, flags
+):
+    export_config()
+    users(2)
+    with pytest.raises(CommandError, match=r"argument --\S+: not allowed with argument --"):
+        stream(command, *flags)
+    assert receiver.batches == []
+    assert ExportRun.objects.count() == 0
+
+
+def test_draft_and_no_draft_together_on_the_command_line_exit_non_zero_in_one_line(tmp_path):
+    environment = {**os.environ, "DATABASE_URL": "sqlite://:memory:", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "stream_user_data", "--draft", "--no-draft"],
+        capture_output=True,
+        text=True,
+        env=environment | {"DJANGO_SETTINGS_MODULE": "tests.settings"},
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 2
+    # argparse's usage, then the one line that says what is wrong.
+    assert result.stderr.splitlines()[-1].endswith(
+        "error: argument --no-draft: not allowed with argument --draft"
+    ), result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_the_last_line_is_a_summary(export_config, receiver):

@@ -99,6 +99,20 @@ def test_retry_after_is_honoured(httpserver, receiver, backoff):
     assert backoff == [7.0, 2.0]
 
 
+def test_a_retry_after_of_zero_or_nonsense_backs_off_as_usual(httpserver, receiver, backoff):
+    """``Retry-After: 0`` (or a date already past) would retry at once, again and again: a hot
+    loop hammering a CDP that is down, for the whole retry budget. It backs off instead."""
+    past = "Wed, 21 Oct 2015 07:28:00 GMT"
+    past_in_utc = "Wed, 21 Oct 2015 07:28:00 -0000"  # a date without a zone of its own
+    receiver.outcomes = [(503, "0"), (429, "0"), (503, "-5"), (503, "soon"), (503, past)]
+    receiver.outcomes.append((503, past_in_utc))
+    stream_transport(httpserver).send(BATCH)
+    assert receiver.attempts == 7
+    ceilings = [0.5, 1, 2, 4, 8, 16]
+    for retry, (delay, ceiling) in enumerate(zip(backoff, ceilings, strict=True), 1):
+        assert ceiling / 2 <= delay <= ceiling, (retry, backoff)
+
+
 def test_a_long_retry_after_is_cut_to_max_retry_after_and_the_log_says_so(
     httpserver, receiver, backoff, caplog
 ):
@@ -209,6 +223,30 @@ def test_a_refusal_stops_at_once_naming_the_status_and_the_body(httpserver, back
     assert hint in message
     assert len(httpserver.log) == 1
     assert backoff == []
+
+
+def test_an_html_error_page_is_shown_as_one_line_of_its_text(httpserver, backoff):
+    page = (
+        "<!DOCTYPE html>\n<html>\n<head>\n  <title>403 Forbidden</title>\n"
+        "  <style>body { font-family: sans-serif; }</style>\n</head>\n<body>\n"
+        "  <h1>403 Forbidden</h1>\n  <p>Request for stream\n"
+        f"     {STREAM_ID} blocked by the proxy &amp; logged.</p>\n"
+        "  <script>track();</script>\n</body>\n</html>\n" + "<p>padding</p>\n" * 100
+    )
+    httpserver.expect_request(STREAM_PATH).respond_with_data(
+        page, status=403, content_type="text/html"
+    )
+    with pytest.raises(BatchRejected) as error:
+        stream_transport(httpserver).send(BATCH)
+    message = str(error.value)
+    assert message.startswith(
+        "The CDP rejected batch 1 with HTTP 403 FORBIDDEN: 403 Forbidden Request for stream "
+        f"{MASKED} blocked by the proxy & logged. padding padding"
+    )
+    assert "\n" not in message and "<" not in message and "track()" not in message
+    assert STREAM_ID not in message
+    assert len(message) < 200 + 150  # the excerpt is cut, the hint follows
+    assert "… Check the account_number" in message
 
 
 def test_a_redirect_is_refused_rather_than_followed(httpserver, backoff):

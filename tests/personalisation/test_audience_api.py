@@ -115,6 +115,26 @@ def test_garbage_means_no_segments_and_one_warning(httpserver, scope, caplog, an
     assert API_KEY not in caplog.text
 
 
+NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n"
+    "</body>\r\n</html>\r\n"
+    + "<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n"
+    * 6
+)
+
+
+def test_a_proxys_error_page_is_one_line_of_its_text_in_the_warning(httpserver, scope, caplog):
+    expect_memberships(httpserver).respond_with_data(
+        NGINX_502, status=502, content_type="text/html"
+    )
+    with caplog.at_level(logging.WARNING, logger="cdp_bridge.membership"):
+        assert visitor_audiences(scope(), COOKIE_ID) == frozenset()
+    (warning,) = [record.getMessage() for record in caplog.records]
+    assert "answered 502: 502 Bad Gateway nginx/1.25.3" in warning
+    assert "<" not in warning and "\n" not in warning
+
+
 def test_a_timeout_means_no_segments_and_one_warning(httpserver, scope, caplog):
     release = threading.Event()
 

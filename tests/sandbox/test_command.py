@@ -113,6 +113,84 @@ def test_wrong_arguments_are_one_line(tmp_path, args, message):
         call_command("cdp_sandbox", *args, "--data", str(tmp_path))
 
 
+@pytest.mark.parametrize(
+    ("addrport", "message"),
+    [
+        ("abc", "--addrport 'abc': write HOST:PORT"),
+        ("127.0.0.1:99999", "--addrport '127.0.0.1:99999': a port is a number from 0 to 65535"),
+        ("127.0.0.1:-1", "--addrport '127.0.0.1:-1': write HOST:PORT"),
+        ("[::1", "--addrport '[::1': write HOST:PORT"),
+        ("no.such.host.invalid:8765", "Cannot listen on no.such.host.invalid:8765"),
+    ],
+)
+def test_a_bad_addrport_is_one_line_and_a_non_zero_exit(tmp_path, addrport, message):
+    done = run("--addrport", addrport, "--data", str(tmp_path))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"CommandError: {message}"), line
+
+
+def test_an_ipv6_address_in_brackets_works(tmp_path):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    with socket.socket(socket.AF_INET6) as probe:
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback here")
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        sandbox_command("--addrport", f"[::1]:{port}", "--data", str(tmp_path)),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_LIMIT
+        while True:
+            try:
+                page = requests.get(f"http://[::1]:{port}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
+                time.sleep(0.1)
+        assert page.status_code == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert f"CDP sandbox at http://[::1]:{port}/" in output
+
+
+def test_a_data_directory_that_cannot_be_created_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    done = run("--addrport", f"127.0.0.1:{free_port()}", "--data", str(blocker / "state"))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"CommandError: The sandbox's state directory {blocker / 'state'} "), (
+        line
+    )
+    assert "--data" in line
+
+
+def test_a_missing_audience_file_is_one_line(tmp_path):
+    missing = tmp_path / "nowhere.yaml"
+    done = run(
+        "--addrport",
+        f"127.0.0.1:{free_port()}",
+        "--data",
+        str(tmp_path),
+        "--audiences",
+        str(missing),
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line == f"CommandError: {missing}: cannot be read: No such file or directory"
+
+
 def test_activate_names_an_activation_the_file_does_not_have(tmp_path):
     audiences = tmp_path / "audiences.yaml"
     audiences.write_text("audiences: []\n")

@@ -89,8 +89,25 @@ def test_the_data_manager_infers_types_and_flags_changes_and_rows_without_an_ide
     assert columns["born"]["changed"] == "DateTime and Number (in batch 2)"
     assert columns["login"]["changed"] is None
     [flag] = sandbox.store.flags(STREAM)
-    assert "1 rows without the identifier column 'id' (rows 1 of the batch)" in flag["message"]
+    assert (
+        "1 rows without the identifier column 'id' (missing, null or empty: rows 1 of the batch)"
+        in flag["message"]
+    )
     assert sandbox.store.row_count(STREAM, draft=True) == 3  # the row without an id is not kept
+
+
+@pytest.mark.parametrize("missing", ["", "   ", None])
+def test_a_person_row_with_an_empty_id_is_flagged_not_stored_as_a_person(sandbox, missing):
+    post_batch(sandbox.url, [{"id": 5, "login": "ada"}, {"id": missing, "login": "nobody"}])
+    [flag] = sandbox.store.flags(STREAM)
+    assert (
+        "1 rows without the identifier column 'id' (missing, null or empty: rows 1 of the batch)"
+        in flag["message"]
+    )
+    assert sandbox.store.rows(STREAM) == [{"id": 5, "login": "ada"}]
+    assert set(sandbox.store.persons()) == {"5"}
+    page = requests.get(f"{sandbox.url}/streams/1", timeout=10)
+    assert "without the identifier column" in page.text
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from cdp_bridge.sandbox.activation import ActivationFailed, activate_all
 from cdp_bridge.sandbox.audience_file import AudienceFileInvalid, read_audience_file
 from cdp_bridge.sandbox.faults import Faults, FaultSpecInvalid
-from cdp_bridge.sandbox.server import DEFAULT_DATA, Sandbox, SandboxError, audience_file_of
-from cdp_bridge.sandbox.store import Store
+from cdp_bridge.sandbox.server import (
+    DEFAULT_DATA,
+    Sandbox,
+    SandboxError,
+    audience_file_of,
+    open_store,
+    parse_addrport,
+)
 
 
 class Command(BaseCommand):
@@ -57,10 +63,8 @@ class Command(BaseCommand):
             self.serve(options)
 
     def serve(self, options: dict[str, Any]) -> None:
-        host, _, port = options["addrport"].rpartition(":")
-        if not port.isdigit():
-            raise CommandError(f"--addrport {options['addrport']!r}: write HOST:PORT.")
         try:
+            address = parse_addrport(options["addrport"])
             faults = Faults.parse(
                 options["fail"],
                 retry_after=options["retry_after"],
@@ -70,7 +74,7 @@ class Command(BaseCommand):
             sandbox = Sandbox(
                 options["data"],
                 options["audiences"],
-                address=(host or "127.0.0.1", int(port)),
+                address=address,
                 faults=faults,
                 log=self.stdout.write,
                 activate_every=options["activate_every"],
@@ -97,7 +101,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("CDP sandbox stopped."))
 
     def activate(self, options: dict[str, Any]) -> None:
-        store = Store(options["data"])
+        try:
+            store = open_store(options["data"])
+        except SandboxError as error:
+            raise CommandError(str(error)) from None
         try:
             path = options["audiences"] or audience_file_of(store)
             if path is None:
