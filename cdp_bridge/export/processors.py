@@ -35,6 +35,7 @@ from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Field, Model, QuerySet
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from cdp_bridge.conf.kinds import PROCESSOR_KINDS
 from cdp_bridge.conf.problems import render_key_path
@@ -289,7 +290,7 @@ class SkipFields(TypeRule):
         }
         problems: list[tuple[int, str, str, str]] = []
         for index, written in enumerate(self.fields):
-            label, _, name = written.rpartition(".")
+            label, _dot, name = written.rpartition(".")
             if not label:
                 if name not in everywhere:
                     close = difflib.get_close_matches(name, sorted(everywhere), n=1)
@@ -297,8 +298,11 @@ class SkipFields(TypeRule):
                         (
                             index,
                             "cdp_bridge.E051",
-                            f"no model has a field {name!r}, so nothing is skipped.",
-                            f"Did you mean {close[0]!r}?" if close else "Check the spelling.",
+                            _("no model has a field %(field)s, so nothing is skipped.")
+                            % {"field": repr(name)},
+                            _("Did you mean %(key)s?") % {"key": repr(close[0])}
+                            if close
+                            else _("Check the spelling."),
                         )
                     )
                 continue
@@ -309,8 +313,8 @@ class SkipFields(TypeRule):
                     (
                         index,
                         "cdp_bridge.E051",
-                        f"the model {label!r} does not exist.",
-                        "Write app_label.ModelName.field, e.g. shop.Product.cost_price.",
+                        _("the model %(model)s does not exist.") % {"model": repr(label)},
+                        _("Write app_label.ModelName.field, e.g. shop.Product.cost_price."),
                     )
                 )
                 continue
@@ -320,8 +324,9 @@ class SkipFields(TypeRule):
                     (
                         index,
                         "cdp_bridge.E051",
-                        f"{model._meta.label} has no field {name!r}.",
-                        f"Use one of: {', '.join(own)}.",
+                        _("%(model)s has no field %(field)s.")
+                        % {"model": model._meta.label, "field": repr(name)},
+                        _("Use one of: %(names)s.") % {"names": ", ".join(own)},
                     )
                 )
         return problems

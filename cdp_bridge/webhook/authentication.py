@@ -29,7 +29,7 @@ def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
 
     Raises ValueError when the header is Basic but cannot be decoded.
     """
-    scheme, _, encoded = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    scheme, _space, encoded = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
@@ -78,7 +78,7 @@ class ActivationTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <token>`` with a token from the ``cdp/webhook/token`` endpoint."""
 
     def authenticate(self, request: Request) -> tuple[ActivationClient, str] | None:
-        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        scheme, _space, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
         token = token.strip()

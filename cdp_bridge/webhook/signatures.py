@@ -58,7 +58,7 @@ def verify_signature(
     timestamp: int | None = None
     candidates: list[str] = []
     for item in header.split(","):
-        key, _, value = item.strip().partition("=")
+        key, _equals, value = item.strip().partition("=")
         # A longer run of digits would overflow a float, or exceed int()'s digit limit.
         if (
             key == "t"

@@ -57,7 +57,7 @@ class Command(BaseCommand):
             self.serve(options)
 
     def serve(self, options: dict[str, Any]) -> None:
-        host, _, port = options["addrport"].rpartition(":")
+        host, _colon, port = options["addrport"].rpartition(":")
         if not port.isdigit():
             raise CommandError(f"--addrport {options['addrport']!r}: write HOST:PORT.")
         try:
