@@ -138,7 +138,10 @@ def registered_processors(kind: str) -> list[Any]:
     for entry in ranked:
         for problem in rule_problems(entry):
             where = render_key_path(problem.where, {})
-            raise ExportError(f"{where}: {problem.message} {problem.hint} Run manage.py check.")
+            raise ExportError(
+                _("%(where)s: %(message)s %(hint)s Run manage.py check.")
+                % {"where": where, "message": problem.message, "hint": problem.hint}
+            )
     return [entry.processor for entry in ranked]
 
 
@@ -170,19 +173,28 @@ def load_processor(path: str, kind: str, where: str) -> Any:
         target = import_string(path)
     except ImportError as error:
         raise ExportError(
-            f"{where}: the processor {path!r} cannot be imported ({error}). "
-            "Fix the dotted path; manage.py check reports it as cdp_bridge.E015."
+            _(
+                "%(where)s: the processor %(path)s cannot be imported (%(error)s). Fix the dotted "
+                "path; manage.py check reports it as cdp_bridge.E015."
+            )
+            % {"where": where, "path": repr(path), "error": error}
         ) from error
     try:
         processor = target() if isinstance(target, type) else target
     except Exception as error:  # an abstract class, a constructor that needs arguments
         raise ExportError(
-            f"{where}: {path!r} cannot be created without arguments "
-            f"({type(error).__name__}: {error}). Name an object, or a class that can."
+            _(
+                "%(where)s: %(path)s cannot be created without arguments (%(type)s: %(error)s). "
+                "Name an object, or a class that can."
+            )
+            % {"where": where, "path": repr(path), "type": type(error).__name__, "error": error}
         ) from error
     missing = _missing_methods(processor, kind)
     if missing:
-        raise ExportError(f"{where}: {path!r} is not a {kind} processor: it has no {missing}().")
+        raise ExportError(
+            _("%(where)s: %(path)s is not a %(kind)s processor: it has no %(method)s().")
+            % {"where": where, "path": repr(path), "kind": kind, "method": missing}
+        )
     return processor
 
 

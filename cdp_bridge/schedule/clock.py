@@ -19,19 +19,21 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from django.conf import settings
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
+from django.utils.translation import gettext as _
 
 from cdp_bridge.exceptions import ConfigurationError
 from cdp_bridge.schedule.cron import CRON_MACROS
-
-WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
 
 def require_aware_times() -> None:
     """The schedule compares instants across processes and clock changes: it needs USE_TZ."""
     if not settings.USE_TZ:
         raise ConfigurationError(
-            "The export schedule needs USE_TZ = True (Django's default), so that its times "
-            "are instants, whatever the time zone and daylight saving do."
+            _(
+                "The export schedule needs USE_TZ = True (Django's default), so that its times "
+                "are instants, whatever the time zone and daylight saving do."
+            )
         )
 
 
@@ -77,22 +79,30 @@ def next_fire_time(interval: str, now: datetime) -> datetime:
 
 
 def describe(interval: str) -> str:
-    """An interval in words: ``*/15 * * * *`` is "every 15 minutes"."""
+    """An interval in words: ``*/15 * * * *`` is "every 15 minutes" (in the active language)."""
     minute, hour, day, month, weekday = cron_fields(interval)
+    time = f"{int(hour):02d}:{int(minute):02d}" if hour.isdigit() and minute.isdigit() else ""
     if (day, month, weekday) == ("*", "*", "*"):
         if hour == "*":
             if minute == "*":
-                return "every minute"
+                return _("every minute")
             if minute.startswith("*/"):
-                return f"every {minute[2:]} minutes"
+                return _("every %(count)s minutes") % {"count": minute[2:]}
             if minute.isdigit():
-                return f"every hour at minute {int(minute)}"
+                return _("every hour at minute %(minute)d") % {"minute": int(minute)}
         if hour.startswith("*/") and minute.isdigit():
-            return f"every {hour[2:]} hours at minute {int(minute)}"
-        if hour.isdigit() and minute.isdigit():
-            return f"every day at {int(hour):02d}:{int(minute):02d}"
-    if (day, month) == ("*", "*") and weekday.isdigit() and hour.isdigit() and minute.isdigit():
-        return f"every {WEEKDAYS[int(weekday) % 7]} at {int(hour):02d}:{int(minute):02d}"
-    if month == "*" and weekday == "*" and day.isdigit() and hour.isdigit() and minute.isdigit():
-        return f"on day {int(day)} of every month at {int(hour):02d}:{int(minute):02d}"
-    return f"at minute {minute}, hour {hour}, day {day}, month {month}, weekday {weekday}"
+            return _("every %(count)s hours at minute %(minute)d") % {
+                "count": hour[2:],
+                "minute": int(minute),
+            }
+        if time:
+            return _("every day at %(time)s") % {"time": time}
+    if (day, month) == ("*", "*") and weekday.isdigit() and time:
+        # Crontab counts weekdays from Sunday (0 or 7), Django's WEEKDAYS from Monday.
+        name = WEEKDAYS[(int(weekday) - 1) % 7]
+        return _("every %(weekday)s at %(time)s") % {"weekday": name, "time": time}
+    if month == "*" and weekday == "*" and day.isdigit() and time:
+        return _("on day %(day)d of every month at %(time)s") % {"day": int(day), "time": time}
+    return _(
+        "at minute %(minute)s, hour %(hour)s, day %(day)s, month %(month)s, weekday %(weekday)s"
+    ) % {"minute": minute, "hour": hour, "day": day, "month": month, "weekday": weekday}
