@@ -19,13 +19,9 @@ from cdp_bridge.checks import check_settings
 from cdp_bridge.conf import cdp_settings
 from cdp_bridge.exceptions import ConfigurationError
 
-from .webhook.conftest import (  # noqa: F401 - fixtures
-    WEBHOOK,
-    basic,
-    client,
-    configure,
-    group,
-)
+from cdp_bridge.models import SegmentGroup, WebhookDelivery
+
+from .webhook.conftest import GROUP, WEBHOOK, basic, configuration
 
 LOCALE = Path(cdp_bridge.__file__).parent / "locale"
 LANGUAGES = ("de", "fr")
@@ -66,6 +62,17 @@ SHORT_SECRET = {
     "de": "das Client-Secret ist kürzer als 16 Zeichen.",
     "fr": "le secret client fait moins de 16 caractères.",
 }
+
+
+@pytest.fixture
+def configure(cdp_config):
+    """The webhook's activation configured (its segment group not created)."""
+    cdp_config(configuration())
+
+
+@pytest.fixture
+def group(db, configure):
+    return SegmentGroup.objects.create(identifier=GROUP, name="CDP audiences")
 
 
 def check_messages(check_id):
@@ -183,8 +190,6 @@ def test_the_webhook_answers_in_language_code(client, group, settings, language,
 def test_a_refusal_is_logged_and_stored_in_english_whatever_the_answer_says(
     client, group, settings, caplog
 ):
-    from cdp_bridge.models import WebhookDelivery
-
     settings.LANGUAGE_CODE = "de"
     client.post(WEBHOOK, b"{}", content_type="text/plain", HTTP_AUTHORIZATION=basic())
     wrong = client.post(
@@ -256,7 +261,7 @@ def test_a_command_help_is_in_the_language(settings, language, words):
     ("language", "label", "title"),
     [
         ("de", "Segmentgruppen", "Webhook-Zustellung zum Ansehen auswählen"),
-        ("fr", "Groupes de segments", "Sélectionnez l’objet livraison webhook à afficher"),
+        ("fr", "Groupes de segments", "Sélectionnez l\u2019objet livraison webhook à afficher"),
     ],
 )
 def test_the_admin_speaks_the_request_language(admin_client, language, label, title):
