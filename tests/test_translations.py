@@ -18,7 +18,6 @@ import cdp_bridge
 from cdp_bridge.checks import check_settings
 from cdp_bridge.conf import cdp_settings
 from cdp_bridge.exceptions import ConfigurationError
-
 from cdp_bridge.models import SegmentGroup, WebhookDelivery
 
 from .webhook.conftest import GROUP, WEBHOOK, basic, configuration
