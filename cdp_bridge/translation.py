@@ -8,7 +8,7 @@ delivery, in English: operators search logs in one language. Such a message is b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.utils import translation
 from django.utils.functional import lazy
@@ -26,8 +26,7 @@ _interpolated_lazy = lazy(_interpolated, str)
 
 def interpolate_lazy(text: StrPromise, params: Mapping[str, Any]) -> StrPromise:
     """``text % params``, translated in the language active when it is read, not now."""
-    result: StrPromise = _interpolated_lazy(text, params)
-    return result
+    return cast("StrPromise", _interpolated_lazy(text, params))
 
 
 def in_english(message: object) -> str:

@@ -12,7 +12,7 @@ import io
 import logging
 import shlex
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management import load_command_class
 from django.core.management.base import CommandError, CommandParser
@@ -29,6 +29,9 @@ from cdp_bridge.management.base import TranslatedCommand
 from cdp_bridge.management.database import database_refused
 from cdp_bridge.management.stopping import sigterm_interrupts
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
+
 logger = logging.getLogger("cdp_bridge.export")
 # One sentence per kind, so that each reads whole in every language.
 SOURCE_HELP = {
@@ -42,6 +45,7 @@ class StreamDataCommand(TranslatedCommand):
     """Stream one kind of data to the CDP; subclasses set ``kind`` and ``help``."""
 
     kind: str
+    help: str | StrPromise = ""  # set by each command (gettext_lazy)
     # The export checks what it uses and fails in one line naming the key; the full system
     # check (manage.py check) would print every warning of the site on every scheduled run.
     requires_system_checks: list[str] = []

@@ -177,7 +177,7 @@ class SegmentGroupQuerySet(ReadOnlyResults["SegmentGroup"]):
             lambda: SegmentGroup._base_manager.db_manager(self.db).filter(
                 models.Q(pk__in=_pks(objs)) | models.Q(identifier__in=[g.identifier for g in objs])
             ),
-            _("change the segment group"),
+            gettext("change the segment group"),
             create,
         )
 
@@ -185,7 +185,7 @@ class SegmentGroupQuerySet(ReadOnlyResults["SegmentGroup"]):
         self.refuse_writes("update segment groups")
         return write_unless_locked(
             self._changed,
-            _("change the segment group"),
+            gettext("change the segment group"),
             lambda: super(SegmentGroupQuerySet, self).update(**kwargs),
         )
 
@@ -193,7 +193,7 @@ class SegmentGroupQuerySet(ReadOnlyResults["SegmentGroup"]):
         self.refuse_writes("delete segment groups")
         return write_unless_locked(
             self._changed,
-            _("delete the segment group"),
+            gettext("delete the segment group"),
             lambda: super(SegmentGroupQuerySet, self).delete(),
         )
 
@@ -254,7 +254,7 @@ class SegmentGroup(models.Model):
         """Save the group; once it is locked, it refuses every change."""
         write_unless_locked(
             _groups(kwargs.get("using"), lambda: [self.pk]),
-            _("change the segment group"),
+            gettext("change the segment group"),
             lambda: super(SegmentGroup, self).save(*args, **kwargs),
         )
 
@@ -262,7 +262,7 @@ class SegmentGroup(models.Model):
         """Delete the group (its segments must be deleted first); a locked one refuses."""
         return write_unless_locked(
             _groups(using, lambda: [self.pk]),
-            _("delete the segment group"),
+            gettext("delete the segment group"),
             lambda: super(SegmentGroup, self).delete(using, keep_parents),
         )
 
@@ -283,7 +283,7 @@ class SegmentQuerySet(ReadOnlyResults["Segment"]):
         target = [_pk(kwargs[name]) for name in ("group", "group_id") if name in kwargs]
         return write_unless_locked(
             _groups(self.db, lambda: [*target, *self.values_list("group_id", flat=True)]),
-            _("change the segment"),
+            gettext("change the segment"),
             lambda: super(SegmentQuerySet, self).update(**kwargs),
         )
 
@@ -291,7 +291,7 @@ class SegmentQuerySet(ReadOnlyResults["Segment"]):
         self.refuse_writes("delete segments")
         return write_unless_locked(
             _groups(self.db, lambda: self.values("group_id")),
-            _("delete the segment"),
+            gettext("delete the segment"),
             lambda: super(SegmentQuerySet, self).delete(),
         )
 
@@ -311,7 +311,7 @@ class SegmentQuerySet(ReadOnlyResults["Segment"]):
                     .values_list("group_id", flat=True),
                 ],
             ),
-            _("add segments to the segment group"),
+            gettext("add segments to the segment group"),
             lambda: super(SegmentQuerySet, self).bulk_create(objs, *args, **kwargs),
         )
 
@@ -387,7 +387,7 @@ class Segment(models.Model):
         """Save the segment: its group, and the group it was in, must be unlocked."""
         write_unless_locked(
             _groups(kwargs.get("using"), lambda: [self.group_id, *self._stored("group_id")]),
-            _("save the segment"),
+            gettext("save the segment"),
             lambda: super(Segment, self).save(*args, **kwargs),
         )
 
@@ -395,7 +395,7 @@ class Segment(models.Model):
         """Delete the segment and its memberships: its group must be unlocked."""
         return write_unless_locked(
             _groups(using, lambda: self._stored("group_id")),
-            _("delete the segment"),
+            gettext("delete the segment"),
             lambda: super(Segment, self).delete(using, keep_parents),
         )
 
@@ -411,7 +411,7 @@ class SegmentMembershipQuerySet(ReadOnlyResults["SegmentMembership"]):
             groups_of_segments(
                 self.db, lambda: [*target, *self.values_list("segment_id", flat=True)]
             ),
-            _("change the segment's members"),
+            gettext("change the segment's members"),
             lambda: super(SegmentMembershipQuerySet, self).update(**kwargs),
         )
 
@@ -419,7 +419,7 @@ class SegmentMembershipQuerySet(ReadOnlyResults["SegmentMembership"]):
         self.refuse_writes("delete memberships")
         return write_unless_locked(
             groups_of_segments(self.db, lambda: self.values("segment_id")),
-            _("remove members from the segment"),
+            gettext("remove members from the segment"),
             lambda: super(SegmentMembershipQuerySet, self).delete(),
         )
 
@@ -439,7 +439,7 @@ class SegmentMembershipQuerySet(ReadOnlyResults["SegmentMembership"]):
                     .values_list("segment_id", flat=True),
                 ],
             ),
-            _("add members to the segment"),
+            gettext("add members to the segment"),
             lambda: super(SegmentMembershipQuerySet, self).bulk_create(objs, *args, **kwargs),
         )
 
@@ -477,7 +477,7 @@ class SegmentMembership(models.Model):
         """Save the membership: its segment (before and after) must be in an unlocked group."""
         write_unless_locked(
             groups_of_segments(kwargs.get("using"), self._segment_ids),
-            _("change the segment's members"),
+            gettext("change the segment's members"),
             lambda: super(SegmentMembership, self).save(*args, **kwargs),
         )
 
@@ -488,7 +488,7 @@ class SegmentMembership(models.Model):
         """
         return write_unless_locked(
             groups_of_segments(using, self._segment_ids),
-            _("remove members from the segment"),
+            gettext("remove members from the segment"),
             lambda: super(SegmentMembership, self).delete(using, keep_parents),
         )
 
