@@ -63,6 +63,14 @@ SHORT_SECRET = {
 }
 
 
+@pytest.fixture(autouse=True)
+def no_language_left_active():
+    """LocaleMiddleware activates the request's language and leaves it active in the thread,
+    where the test client runs: later tests must not inherit it."""
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def configure(cdp_config):
     """The webhook's activation configured (its segment group not created)."""
