@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -15,8 +15,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from cdp_bridge import segmentation
 from cdp_bridge.dashboard import admin as dashboard_admin  # noqa: F401 - registers the dashboard
@@ -32,6 +32,9 @@ from cdp_bridge.models import (
 )
 from cdp_bridge.models.segments import SegmentGroupQuerySet, SegmentQuerySet
 from cdp_bridge.webhook.reapplying import reapply
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 BODY_PREVIEW_CHARS = 10_000
 DELIVERY_FIELDS = (
@@ -93,7 +96,7 @@ class SegmentGroupForm(forms.ModelForm):  # type: ignore[type-arg]
         cleaned: dict[str, Any] = super().clean() or {}
         if self.instance.pk:
             stored = SegmentGroup.objects.get(pk=self.instance.pk)
-            refusal = _refusal(stored, "change the segment group")
+            refusal = _refusal(stored, gettext("change the segment group"))
             if refusal:
                 raise ValidationError(refusal)
         return cleaned
@@ -107,7 +110,7 @@ class OneAtATimeDeletion(admin.ModelAdmin):  # type: ignore[type-arg]
     object's page.
     """
 
-    deletion: str  # what deleting an object is called in the refusal
+    deletion: StrPromise  # what deleting an object is called in the refusal
 
     def group_of(self, obj: Any) -> SegmentGroup:
         raise NotImplementedError
@@ -127,7 +130,7 @@ class OneAtATimeDeletion(admin.ModelAdmin):  # type: ignore[type-arg]
         self, request: HttpRequest, object_id: str, extra_context: Any = None
     ) -> HttpResponse:
         obj = self.get_object(request, object_id)
-        refusal = _refusal(self.group_of(obj) if obj is not None else None, self.deletion)
+        refusal = _refusal(self.group_of(obj) if obj is not None else None, str(self.deletion))
         if refusal:
             self.message_user(request, refusal, messages.ERROR)
             opts = self.opts
@@ -139,7 +142,7 @@ class OneAtATimeDeletion(admin.ModelAdmin):  # type: ignore[type-arg]
 @admin.register(SegmentGroup)
 class SegmentGroupAdmin(OneAtATimeDeletion):
     form = SegmentGroupForm
-    deletion = "delete the segment group"
+    deletion = gettext_lazy("delete the segment group")
     list_display = ["identifier", "name", "segment_count", time_column(SegmentGroup, "locked_at")]
     search_fields = ["identifier", "name"]
     readonly_fields = ["locked_at", "created_at"]
@@ -215,7 +218,7 @@ class SegmentAdmin(CdpManagedReadOnly):
         "updated_at",
     ]
 
-    deletion = "delete the segment"
+    deletion = gettext_lazy("delete the segment")
 
     def group_of(self, obj: Segment) -> SegmentGroup:
         return obj.group
@@ -246,7 +249,7 @@ class SegmentMembershipAdmin(CdpManagedReadOnly):
     # Deleting a person deletes their memberships, and Django asks this admin whether it may
     # delete each of them. Its answer must not depend on the lock, or erasure requests could
     # be blocked by a segment: a membership of a locked group is refused in delete_view instead.
-    deletion = "remove members from the segment"
+    deletion = gettext_lazy("remove members from the segment")
 
     def group_of(self, obj: SegmentMembership) -> SegmentGroup:
         return obj.segment.group

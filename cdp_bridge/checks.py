@@ -26,6 +26,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import DatabaseError, router
 from django.db.models import Model
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from cdp_bridge.conf import ConfigReport, SourceSettings, inspect_settings
 from cdp_bridge.conf.kinds import PROCESSOR_KINDS
@@ -108,9 +109,12 @@ def check_sources(report: ConfigReport) -> list[CheckMessage]:
                 except ImportError:
                     messages.append(
                         Error(
-                            f"the queryset callable {source.queryset!r} cannot be imported.",
-                            hint="Give the dotted path of a function taking the scope and "
-                            "returning a QuerySet.",
+                            _("the queryset callable %(path)s cannot be imported.")
+                            % {"path": repr(source.queryset)},
+                            hint=_(
+                                "Give the dotted path of a function taking the scope and "
+                                "returning a QuerySet."
+                            ),
                             obj=f"{path}.queryset",
                             id="cdp_bridge.E016",
                         )
@@ -122,9 +126,11 @@ def check_sources(report: ConfigReport) -> list[CheckMessage]:
             except (LookupError, ValueError):
                 messages.append(
                     Error(
-                        f"the model {source.model!r} does not exist.",
-                        hint="Check the app label and model name, and that the app is in "
-                        "INSTALLED_APPS.",
+                        _("the model %(model)s does not exist.") % {"model": repr(source.model)},
+                        hint=_(
+                            "Check the app label and model name, and that the app is in "
+                            "INSTALLED_APPS."
+                        ),
                         obj=f"{path}.model",
                         id="cdp_bridge.E010",
                     )
@@ -152,8 +158,9 @@ def _check_source_fields(
         except FieldDoesNotExist:
             messages.append(
                 Error(
-                    f"{model._meta.label} has no field {field_name!r}.",
-                    hint=f"Use one of: {', '.join(_field_names(model))}.",
+                    _("%(model)s has no field %(field)s.")
+                    % {"model": model._meta.label, "field": repr(field_name)},
+                    hint=_("Use one of: %(names)s.") % {"names": ", ".join(_field_names(model))},
                     obj=f"{path}.{key}",
                     id="cdp_bridge.E011",
                 )
@@ -220,17 +227,25 @@ def check_person_identifier_fields(report: ConfigReport) -> list[CheckMessage]:
             try:
                 field = user_model._meta.get_field(field_name)
             except FieldDoesNotExist:
-                problem = f"{user_model._meta.label} has no field {field_name!r}."
+                problem = _("%(model)s has no field %(field)s.") % {
+                    "model": user_model._meta.label,
+                    "field": repr(field_name),
+                }
             else:
                 # The webhook maps one CDP person to one user, so the field must be unique.
                 if getattr(field, "unique", False):
                     continue
-                problem = f"{user_model._meta.label}.{field_name} is not unique."
+                problem = _("%(model)s.%(field)s is not unique.") % {
+                    "model": user_model._meta.label,
+                    "field": field_name,
+                }
             messages.append(
                 Error(
                     problem,
-                    hint="Name the unique user field that holds the CDP's userid (the id column "
-                    "of the user export), or leave it out to use the primary key.",
+                    hint=_(
+                        "Name the unique user field that holds the CDP's userid (the id column "
+                        "of the user export), or leave it out to use the primary key."
+                    ),
                     obj=report.key_path(*activation.key_path, "person_identifier_field"),
                     id="cdp_bridge.E017",
                 )
@@ -245,9 +260,11 @@ def check_webhook_queue(report: ConfigReport) -> list[CheckMessage]:
         return []
     return [
         Error(
-            "webhook.queue is 'celery' but Celery is not installed.",
-            hint="Install django-cdp-bridge[celery], or set webhook.queue to 'command' and run "
-            "manage.py cdp_process_deliveries.",
+            _("webhook.queue is 'celery' but Celery is not installed."),
+            hint=_(
+                "Install django-cdp-bridge[celery], or set webhook.queue to 'command' and run "
+                "manage.py cdp_process_deliveries."
+            ),
             obj=report.key_path("webhook", "queue"),
             id="cdp_bridge.E018",
         )
@@ -265,8 +282,9 @@ def check_stream_base_urls(report: ConfigReport) -> list[CheckMessage]:
         if url.scheme != "https" and not _is_loopback(url.hostname or ""):
             messages.append(
                 Warning(
-                    f"stream_base_url {scope.stream_base_url!r} is not https.",
-                    hint="Use https:// so that exported person data is encrypted in transit.",
+                    _("stream_base_url %(url)s is not https.")
+                    % {"url": repr(scope.stream_base_url)},
+                    hint=_("Use https:// so that exported person data is encrypted in transit."),
                     obj=report.key_path("system", scope.name, "cdp", "stream_base_url"),
                     id="cdp_bridge.W002",
                 )
@@ -303,9 +321,12 @@ def check_segment_groups_exist(
         return []  # not migrated yet: nothing to compare with
     return [
         Warning(
-            f"the segment group {identifier!r} does not exist.",
-            hint="Create it in the admin (CDP bridge > Segment groups) before the CDP's "
-            "activation connects; until then the webhook answers 409.",
+            _("the segment group %(identifier)s does not exist.")
+            % {"identifier": repr(identifier)},
+            hint=_(
+                "Create it in the admin (CDP bridge > Segment groups) before the CDP's "
+                "activation connects; until then the webhook answers 409."
+            ),
             obj=path,
             id="cdp_bridge.W001",
         )
@@ -341,7 +362,7 @@ def check_schedule_options(report: ConfigReport) -> list[CheckMessage]:
             messages.append(
                 Error(
                     str(error),
-                    hint="Set USE_TZ = True.",
+                    hint=_("Set USE_TZ = True."),
                     obj="settings.USE_TZ",
                     id="cdp_bridge.E020",
                 )
@@ -352,8 +373,11 @@ def check_schedule_options(report: ConfigReport) -> list[CheckMessage]:
             messages.append(
                 Error(
                     problem,
-                    hint=f"Give options that manage.py stream_{entry.kind}_data accepts; until "
-                    "then cdp_run_schedule refuses this entry and runs the others.",
+                    hint=_(
+                        "Give options that manage.py %(command)s accepts; until then "
+                        "cdp_run_schedule refuses this entry and runs the others."
+                    )
+                    % {"command": f"stream_{entry.kind}_data"},
                     obj=report.key_path(*entry.key_path, "options"),
                     id="cdp_bridge.E019",
                 )
@@ -384,12 +408,23 @@ def check_schedule_sources(report: ConfigReport) -> list[CheckMessage]:
         option = TYPE_OPTIONS[entry.kind]
         messages.append(
             Error(
-                f"schedule entry {entry.name} exports {option} {source!r}, but no {entry.kind} "
-                f"source has that name; the {entry.kind} sources are: "
-                f"{', '.join(sorted(sources)) or 'none'}.",
-                hint=f"Add sources.{entry.kind}.{source} naming the model to export (a source is "
-                f"Django's counterpart of an Ibexa {entry.kind} type; see docs/export.md), or "
-                "change the entry's options.",
+                _(
+                    "schedule entry %(entry)s exports %(option)s %(source)s, but no %(kind)s "
+                    "source has that name; the %(kind)s sources are: %(sources)s."
+                )
+                % {
+                    "entry": entry.name,
+                    "option": option,
+                    "source": repr(source),
+                    "kind": entry.kind,
+                    "sources": ", ".join(sorted(sources)) or _("none"),
+                },
+                hint=_(
+                    "Add sources.%(kind)s.%(source)s naming the model to export (a source is "
+                    "Django's counterpart of an Ibexa %(kind)s type; see docs/export.md), or "
+                    "change the entry's options."
+                )
+                % {"kind": entry.kind, "source": source},
                 obj=report.key_path(*entry.key_path, "options"),
                 id="cdp_bridge.E035",
             )

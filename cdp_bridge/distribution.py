@@ -15,6 +15,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, register
+from django.utils.translation import gettext as _
 
 DISTRIBUTION = "django-cdp-bridge"
 
@@ -58,10 +59,16 @@ def check_distribution(
     names = ", ".join(others)
     return [
         Error(
-            f"The distribution {names} also installs a module named cdp_bridge; its files "
-            f"and {DISTRIBUTION}'s overwrite each other.",
-            hint=f"Run: pip uninstall {' '.join(others)} {DISTRIBUTION}, then "
-            f"pip install {DISTRIBUTION}. ({names} is not part of cdp_bridge.)",
+            _(
+                "The distribution %(names)s also installs a module named cdp_bridge; its files "
+                "and %(distribution)s's overwrite each other."
+            )
+            % {"names": names, "distribution": DISTRIBUTION},
+            hint=_(
+                "Run: pip uninstall %(others)s %(distribution)s, then pip install "
+                "%(distribution)s. (%(names)s is not part of cdp_bridge.)"
+            )
+            % {"others": " ".join(others), "distribution": DISTRIBUTION, "names": names},
             id="cdp_bridge.E060",
         )
     ]

@@ -1,9 +1,11 @@
 """The exceptions cdp_bridge raises: one root, each also a subclass of Django's own."""
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
+
+from cdp_bridge.translation import in_english
 
 # Errors meaning "the database cannot be reached": the work is left as it was, to be retried.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
@@ -33,19 +35,24 @@ class WebhookRejected(CdpBridgeError, SuspiciousOperation):
     """A webhook request refused for what it sent, with a stable error ``code`` and a reason.
 
     Each subclass is one kind of refusal; the view answers each with its own 4xx status.
-    ``details`` lists each problem as ``{"path": <JSON pointer>, "message": ...}``.
+    ``details`` lists each problem as ``{"path": <JSON pointer>, "message": ...}``. The
+    messages may be lazy (``gettext_lazy``): the answer gives them in the request's language,
+    the stored delivery and the log in English.
     """
 
     code: ClassVar[str]
 
-    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
+    def __init__(self, message: object, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
 
     def as_result(self) -> dict[str, object]:
-        """What a stored delivery keeps of the refusal (its ``result``)."""
-        return {"code": self.code, "details": self.details}
+        """What a stored delivery keeps of the refusal (its ``result``), in English."""
+        details = [
+            {key: in_english(value) for key, value in detail.items()} for detail in self.details
+        ]
+        return {"code": self.code, "details": details}
 
 
 class InvalidJson(WebhookRejected):

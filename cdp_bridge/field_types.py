@@ -16,6 +16,7 @@ from typing import Any
 from django.apps import apps
 from django.db.models import Field
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 # The range of a 64-bit integer column (BigIntegerField, BigAutoField).
 MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
@@ -134,8 +135,8 @@ class FieldTypes:
                     None
                     if _is_field_class(written)
                     else (
-                        f"{written!r} is not a model field class.",
-                        "Give a subclass of django.db.models.Field.",
+                        _("%(type)s is not a model field class.") % {"type": repr(written)},
+                        _("Give a subclass of django.db.models.Field."),
                     )
                 )
             if problem:
@@ -175,19 +176,27 @@ def _class_path_problem(path: str) -> tuple[str, str] | None:
         target = import_string(path)
     except ImportError as error:
         return (
-            f"the field class {path!r} cannot be imported ({error}).",
-            "Fix the dotted path (module.ClassName), or name the field type without dots.",
+            _("the field class %(path)s cannot be imported (%(error)s).")
+            % {"path": repr(path), "error": error},
+            _("Fix the dotted path (module.ClassName), or name the field type without dots."),
         )
     if _is_field_class(target):
         return None
-    return f"{path!r} is not a model field class.", "Give a subclass of django.db.models.Field."
+    return (
+        _("%(type)s is not a model field class.") % {"type": repr(path)},
+        _("Give a subclass of django.db.models.Field."),
+    )
 
 
 def _unknown_name(name: str, known: frozenset[str]) -> tuple[str, str]:
     close = difflib.get_close_matches(name, sorted(known), n=1)
-    hint = f"Did you mean {close[0]!r}? " if close else ""
-    return (
-        f"Django has no field type {name!r}.",
-        hint + "Name an internal type as the field_<f>_type column shows it (CharField, "
-        "JSONField ...), a field class (EmailField), or a class's dotted path.",
+    advice = _(
+        "Name an internal type as the field_<f>_type column shows it (CharField, JSONField ...), "
+        "a field class (EmailField), or a class's dotted path."
     )
+    hint = (
+        _("Did you mean %(key)s? %(advice)s") % {"key": repr(close[0]), "advice": advice}
+        if close
+        else advice
+    )
+    return _("Django has no field type %(type)s.") % {"type": repr(name)}, hint

@@ -1,7 +1,9 @@
 """The configuration API: read CDP_BRIDGE live, validated, as typed frozen objects per scope.
 
 Nothing is read at import time. The parsed configuration is cached until a setting it
-depends on changes (``override_settings`` sends ``setting_changed``), or ``reload()``.
+depends on changes (``override_settings`` sends ``setting_changed``), or ``reload()``. Its
+problems are sentences in the language active when it is read, so it is cached per language:
+``manage.py check`` in German and a request in French each read their own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http.request import split_domain_port
 from django.utils.http import is_same_domain
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from cdp_bridge.conf.document import read_configuration
 from cdp_bridge.conf.problems import KeyPath, Problem
@@ -71,15 +75,16 @@ __all__ = [
 SETTINGS_READ = frozenset({"CDP_BRIDGE", "CDP_BRIDGE_CONFIG_FILE", "AUTH_USER_MODEL"})
 
 
-_report: ConfigReport | None = None
+_reports: dict[str | None, ConfigReport] = {}
 
 
 def inspect_settings() -> ConfigReport:
     """Read and validate the configuration, keeping every problem (system checks use this)."""
-    global _report
-    if _report is None:
-        _report = _read()
-    return _report
+    language = get_language()
+    report = _reports.get(language)
+    if report is None:
+        report = _reports[language] = _read()
+    return report
 
 
 def cdp_settings() -> CdpBridgeSettings:
@@ -124,8 +129,7 @@ def find_activation(client_id: str) -> tuple[ScopeSettings, Activation] | None:
 
 def reload() -> None:
     """Forget the cached configuration: read it again on next use (after editing the YAML file)."""
-    global _report
-    _report = None
+    _reports.clear()
 
 
 @receiver(setting_changed)
@@ -149,7 +153,7 @@ def _read() -> ConfigReport:
                 "cdp_bridge.E013",
                 origin,
                 str(error).removeprefix(f"{origin}: "),
-                "Fix the file, then run manage.py check again.",
+                _("Fix the file, then run manage.py check again."),
             )
             return ConfigReport(None, (problem,), origin)
     reading = read_configuration(

@@ -47,7 +47,7 @@ class Reading:
 
 def yaml_sections() -> dict[str, str]:
     """The YAML section of each top-level key: ``ibexa``, ``ibexa_cdp`` or ``cdp_bridge``."""
-    sections = {key: section for key, (section, _, _) in SCOPE_KEYS.items()}
+    sections = {key: section for key, (section, _group, _scope) in SCOPE_KEYS.items()}
     for declared in declared_fields(CdpBridgeSettings):
         if declared.setting.section:
             sections[declared.key[0]] = declared.setting.section
@@ -58,7 +58,7 @@ def read_configuration(raw: Any, prefixes: Mapping[str, str], default_user_model
     """Read and validate a configuration in the native form; ``prefixes`` name YAML sections."""
     reader = Reader(prefixes)
     if not isinstance(raw, Mapping):
-        reader.wrong_type(NO_SETTING, ("CDP_BRIDGE",), "a mapping", raw)
+        reader.wrong_type(NO_SETTING, ("CDP_BRIDGE",), _("a mapping"), raw)
         raw = {}
     raw = _in_their_sections(raw, prefixes, reader)
     scopes, undeclared = _read_scopes(raw, reader)
@@ -92,7 +92,12 @@ def _in_their_sections(
     for key, value in raw.items():
         section = sections.get(key)
         if section is not None and prefixes.get(key) != section:
-            reader.report(UNKNOWN_KEY, (key,), "unknown key here.", f"Move it under {section}:.")
+            reader.report(
+                UNKNOWN_KEY,
+                (key,),
+                _("unknown key here."),
+                _("Move it under %(section)s:.") % {"section": section},
+            )
         else:
             kept[key] = value
     return kept
@@ -110,8 +115,8 @@ def _read_scopes(
             reader.report(
                 SCOPE_NAMING,
                 ("scopes", name),
-                "'global' is reserved.",
-                "Choose another scope name.",
+                _("'global' is reserved."),
+                _("Choose another scope name."),
             )
         else:
             declarations[name] = declaration
@@ -132,8 +137,8 @@ def _read_scopes(
             reader.report(
                 SCOPE_NAMING,
                 ("system", name),
-                "is both a scope and a scope group.",
-                "Rename the group.",
+                _("is both a scope and a scope group."),
+                _("Rename the group."),
             )
         elif name not in (*RESERVED_SYSTEM_NAMES, *group_names, *scope_names):
             scope_names.append(name)  # an Ibexa SiteAccess with no hosts of its own
@@ -215,8 +220,9 @@ def _fold_connector(
             reader.report(
                 SAME_SETTING_DISAGREES,
                 ("system", where[-1], "connector_raptor", declared.name),
-                f"is {value!r}, but {'.'.join(same_as)} is {current!r}.",
-                "They are one setting: give them the same value, or keep only one of them.",
+                _("is %(value)s, but %(key)s is %(current)s.")
+                % {"value": repr(value), "key": ".".join(same_as), "current": repr(current)},
+                _("They are one setting: give them the same value, or keep only one of them."),
             )
 
 
@@ -271,9 +277,12 @@ def _check_client_ids(scopes: Mapping[str, ScopeSettings], reader: Reader) -> No
                 reader.report(
                     "cdp_bridge.E007",
                     (*activation.key_path, "client_id"),
-                    f"the client id {activation.client_id!r} is also used by another "
-                    f"activation (scope {other_scope!r}).",
-                    "Give every activation its own client id.",
+                    _(
+                        "the client id %(client_id)s is also used by another activation "
+                        "(scope %(scope)s)."
+                    )
+                    % {"client_id": repr(activation.client_id), "scope": repr(other_scope)},
+                    _("Give every activation its own client id."),
                 )
             in_scope.add(activation.client_id)
             seen.setdefault(activation.client_id, (scope.name, activation))
@@ -289,8 +298,16 @@ def _check_person_identifiers(scopes: Mapping[str, ScopeSettings], reader: Reade
                 reader.report(
                     "cdp_bridge.E021",
                     (*activation.key_path, "person_identifier_field"),
-                    f"matches members on {field or 'the primary key'}, but the scope's first "
-                    f"activation on {fields[0] or 'the primary key'}.",
-                    "The user export's id column and the tracked user id hold one field: "
-                    "give the activations of a scope the same person_identifier_field.",
+                    _(
+                        "matches members on %(field)s, but the scope's first activation on "
+                        "%(first)s."
+                    )
+                    % {
+                        "field": field or _("the primary key"),
+                        "first": fields[0] or _("the primary key"),
+                    },
+                    _(
+                        "The user export's id column and the tracked user id hold one field: "
+                        "give the activations of a scope the same person_identifier_field."
+                    ),
                 )

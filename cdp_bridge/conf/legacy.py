@@ -10,17 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from cdp_bridge.conf.problems import KeyPath, Located
 from cdp_bridge.conf.reader import NO_SETTING, Reader, declared_fields
 from cdp_bridge.conf.rules import SAME_SETTING_DISAGREES
 from cdp_bridge.conf.schema import Activation
 
 USER_STREAM = ("data_export", "user_data", "stream_file", "stream_id")
-CURRENT_USER_STREAM = (
+CURRENT_USER_STREAM = gettext_lazy(
     "The current form: data_export: {user_data: {transport: stream_file, stream_file: "
     "{stream_id: ...}}}."
 )
-CURRENT_ACTIVATIONS = (
+CURRENT_ACTIVATIONS = gettext_lazy(
     "The current form is a list: activations: [{client_id: ..., client_secret: ..., "
     "segment_group_identifier: ...}]."
 )
@@ -45,12 +48,12 @@ def _move_user_stream(block: dict[str, Any], legacy: Any, path: KeyPath, reader:
     if legacy is None:
         return
     if not isinstance(legacy, Mapping):
-        reader.wrong_type(NO_SETTING, legacy_path, "a mapping", legacy)
+        reader.wrong_type(NO_SETTING, legacy_path, _("a mapping"), legacy)
         return
     reader.report(
         "cdp_bridge.W003",
         legacy_path,
-        "is the Ibexa 4.x form of data_export.user_data; it is read as that.",
+        _("is the Ibexa 4.x form of data_export.user_data; it is read as that."),
         CURRENT_USER_STREAM,
     )
     for key in legacy:
@@ -75,8 +78,11 @@ def _move_user_stream(block: dict[str, Any], legacy: Any, path: KeyPath, reader:
         reader.report(
             SAME_SETTING_DISAGREES,
             moved.path,
-            f"disagrees with {'.'.join(USER_STREAM)} in the same block.",
-            "Both name the user stream: keep data_export.user_data and remove user_data_streaming.",
+            _("disagrees with %(key)s in the same block.") % {"key": ".".join(USER_STREAM)},
+            _(
+                "Both name the user stream: keep data_export.user_data and remove "
+                "user_data_streaming."
+            ),
         )
 
 
@@ -87,15 +93,17 @@ def _activation_list(activations: Mapping[Any, Any], path: KeyPath, reader: Read
         reader.report(
             "cdp_bridge.W004",
             path,
-            "is one activation written as a mapping (the Ibexa 4.x form); it is read as a list "
-            "of one.",
+            _(
+                "is one activation written as a mapping (the Ibexa 4.x form); it is read as a "
+                "list of one."
+            ),
             CURRENT_ACTIVATIONS,
         )
         return [Located(activations, path)]
     reader.report(
         "cdp_bridge.W004",
         path,
-        "is a mapping of activations by name (the Ibexa 4.x form); it is read as a list.",
+        _("is a mapping of activations by name (the Ibexa 4.x form); it is read as a list."),
         CURRENT_ACTIVATIONS,
     )
     return [Located(item, (*path, str(name))) for name, item in activations.items()]

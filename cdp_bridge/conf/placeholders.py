@@ -29,6 +29,7 @@ from typing import Any
 
 import environ
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 PLACEHOLDER = re.compile(r"%env\((?P<body>[^()%]*)\)%")
 # Symfony's reading of a string: ``%%`` is a percent sign, ``%name%`` a reference (a parameter,
@@ -42,7 +43,7 @@ TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
-FORM_HINT = (
+FORM_HINT = gettext_lazy(
     "Write %env(NAME)%, %env(int:NAME)%, %env(float:NAME)%, %env(bool:NAME)%, "
     "%env(string:NAME)%, optionally with a fallback setting: %env(int:default:SETTING_NAME:NAME)%."
 )
@@ -51,9 +52,9 @@ FORM_HINT = (
 class PlaceholderError(ValueError):
     """A placeholder that cannot be resolved; ``check_id`` says which rule it broke."""
 
-    def __init__(self, message: str, hint: str, check_id: str) -> None:
+    def __init__(self, message: str, hint: object, check_id: str) -> None:
         super().__init__(message)
-        self.hint = hint
+        self.hint = str(hint)
         self.check_id = check_id
 
 
@@ -83,7 +84,8 @@ def _literal_text(text: str) -> str:
 
 def _incomplete(fragment: str) -> None:
     raise PlaceholderError(
-        f"{fragment[:40]!r} is not a complete placeholder (it needs a closing ')%').",
+        _("%(fragment)s is not a complete placeholder (it needs a closing ')%%').")
+        % {"fragment": repr(fragment[:40])},
         FORM_HINT,
         "cdp_bridge.E032",
     )
@@ -157,7 +159,8 @@ def _evaluate(placeholder: str, body: str) -> Any:
     *processors, name = body.split(":")
     if not VARIABLE_NAME.fullmatch(name):
         raise PlaceholderError(
-            f"{placeholder} does not end with an environment variable name.",
+            _("%(placeholder)s does not end with an environment variable name.")
+            % {"placeholder": placeholder},
             FORM_HINT,
             "cdp_bridge.E032",
         )
@@ -167,16 +170,21 @@ def _evaluate(placeholder: str, body: str) -> Any:
         processors = processors[:-2]
     if len(processors) > 1 or "default" in processors:
         raise PlaceholderError(
-            f"{placeholder} chains processors in a way cdp_bridge does not read.",
+            _("%(placeholder)s chains processors in a way cdp_bridge does not read.")
+            % {"placeholder": placeholder},
             FORM_HINT,
             "cdp_bridge.E032",
         )
     processor = processors[0] if processors else "string"
     if processor not in PROCESSORS:
         raise PlaceholderError(
-            f"{placeholder} uses the processor {processor!r}, which cdp_bridge does not "
-            f"support (variable {name}).",
-            f"Use one of {', '.join(p + ':' for p in PROCESSORS)} or default:SETTING:.",
+            _(
+                "%(placeholder)s uses the processor %(processor)s, which cdp_bridge does not "
+                "support (variable %(variable)s)."
+            )
+            % {"placeholder": placeholder, "processor": repr(processor), "variable": name},
+            _("Use one of %(processors)s or default:SETTING:.")
+            % {"processors": ", ".join(p + ":" for p in PROCESSORS)},
             "cdp_bridge.E030",
         )
     value: Any = environ.Env.ENVIRON.get(name)
@@ -186,8 +194,9 @@ def _evaluate(placeholder: str, body: str) -> Any:
             value = setting_value
     elif value is None:
         raise PlaceholderError(
-            f"the environment variable {name} is not set.",
-            f"Set {name} in the environment or in the project's .env file.",
+            _("the environment variable %(variable)s is not set.") % {"variable": name},
+            _("Set %(variable)s in the environment or in the project's .env file.")
+            % {"variable": name},
             "cdp_bridge.E012",
         )
     return _cast(placeholder, processor, name, value)
@@ -201,15 +210,22 @@ def _fallback_setting(placeholder: str, setting_name: str, variable: str) -> Any
         return None
     if setting_name.isupper() and hasattr(settings, setting_name):
         return getattr(settings, setting_name)
+    names = {"setting": setting_name, "upper": setting_name.upper(), "variable": variable}
     hint = (
-        f"Define {setting_name} in your Django settings, or set {variable}."
+        _("Define %(setting)s in your Django settings, or set %(variable)s.") % names
         if setting_name.isupper()
-        else f"Django settings are upper case: name one, e.g. "
-        f"%env(default:{setting_name.upper()}:{variable})%."
+        else _(
+            "Django settings are upper case: name one, e.g. "
+            "%%env(default:%(upper)s:%(variable)s)%%."
+        )
+        % names
     )
     raise PlaceholderError(
-        f"{placeholder} falls back to the Django setting {setting_name!r}, which does not "
-        f"exist (variable {variable}).",
+        _(
+            "%(placeholder)s falls back to the Django setting %(setting)s, which does not "
+            "exist (variable %(variable)s)."
+        )
+        % {"placeholder": placeholder, "setting": repr(setting_name), "variable": variable},
         hint,
         "cdp_bridge.E033",
     )
@@ -225,21 +241,22 @@ def _cast(placeholder: str, processor: str, name: str, value: Any) -> Any:
             return value
         if isinstance(value, str) and WHOLE_NUMBER.fullmatch(value.strip()):
             return int(value.strip())
-        expected = "a whole number"
+        expected = _("a whole number")
     elif processor == "float":
         number = _finite_number(value)
         if number is not None:
             return number
-        expected = "a finite number"
+        expected = _("a finite number")
     else:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
             return value.strip().lower() in TRUE_WORDS
-        expected = "true or false (1/0, yes/no, on/off)"
+        expected = _("true or false (1/0, yes/no, on/off)")
     raise PlaceholderError(
-        f"{placeholder}: the environment variable {name} does not hold {expected}.",
-        f"Set {name} to {expected}.",
+        _("%(placeholder)s: the environment variable %(variable)s does not hold %(expected)s.")
+        % {"placeholder": placeholder, "variable": name, "expected": expected},
+        _("Set %(variable)s to %(expected)s.") % {"variable": name, "expected": expected},
         "cdp_bridge.E031",
     )
 

@@ -23,7 +23,7 @@ import typing
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from django.utils.translation import gettext as _
 
@@ -45,6 +45,9 @@ from cdp_bridge.conf.rules import (
 )
 from cdp_bridge.conf.schema import frozen_mapping
 from cdp_bridge.conf.spec import SETTING, Setting
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 
 class _Invalid:
@@ -151,7 +154,7 @@ def describe(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, Iterable) and not isinstance(value, str | bytes):
-        return f"a {type(value).__name__}"
+        return _("a %(type)s") % {"type": type(value).__name__}
     return f"{type(value).__name__} {value!r}"
 
 
@@ -185,9 +188,15 @@ class Reader:
 
     # -- reporting ---------------------------------------------------------------------------
 
-    def report(self, check_id: str, path: KeyPath, message: str, hint: str = "") -> Any:
-        """Record a problem (once, however many scopes inherit it) and return INVALID."""
-        problem = Problem(check_id, render_key_path(path, self.prefixes), message, hint, path)
+    def report(
+        self, check_id: str, path: KeyPath, message: str, hint: str | StrPromise = ""
+    ) -> Any:
+        """Record a problem (once, however many scopes inherit it) and return INVALID.
+
+        A hint declared at import time (``gettext_lazy``) is translated here, as the message is.
+        """
+        rendered = render_key_path(path, self.prefixes)
+        problem = Problem(check_id, rendered, str(message), str(hint), path)
         if problem not in self.problems:
             self.problems.append(problem)
         return INVALID
@@ -198,13 +207,20 @@ class Reader:
     def unknown_key(self, path: KeyPath, known: Collection[str]) -> None:
         """Report the last key of ``path`` as unknown, suggesting the key that was meant."""
         close = difflib.get_close_matches(str(path[-1]), list(known), n=1)
-        hint = f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(known)}."
-        self.report(UNKNOWN_KEY, path, "unknown key.", hint)
+        hint = (
+            _("Did you mean %(key)s?") % {"key": repr(close[0])}
+            if close
+            else _("Known keys: %(keys)s.") % {"keys": ", ".join(known)}
+        )
+        self.report(UNKNOWN_KEY, path, _("unknown key."), hint)
 
     def wrong_type(self, setting: Setting, path: KeyPath, expected: str, value: Any) -> Any:
-        return self.report(
-            setting.wrong_type, path, f"must be {expected}, not {describe(value)}.", setting.hint
-        )
+        """Report a value of the wrong type; ``expected`` is translated (``a mapping``)."""
+        message = _("must be %(expected)s, not %(value)s.") % {
+            "expected": expected,
+            "value": describe(value),
+        }
+        return self.report(setting.wrong_type, path, message, setting.hint)
 
     # -- a settings class ----------------------------------------------------------------------
 
@@ -225,7 +241,7 @@ class Reader:
         if raw is None:
             return {}
         if not isinstance(raw, Mapping):
-            self.wrong_type(NO_SETTING, path, "a mapping", raw)
+            self.wrong_type(NO_SETTING, path, _("a mapping"), raw)
             return {}
         values: dict[str, Any] = {}
         tree = key_tree(cls, self._kind_of(cls, path))
@@ -256,7 +272,7 @@ class Reader:
             elif isinstance(item, Mapping):
                 self._walk(node, item, key_path, values)
             else:
-                self.wrong_type(NO_SETTING, key_path, "a mapping", item)
+                self.wrong_type(NO_SETTING, key_path, _("a mapping"), item)
 
     def _kind_of(self, cls: type[Any], path: KeyPath) -> Any:
         for declared in declared_fields(cls):
@@ -304,12 +320,18 @@ class Reader:
                 if declared.required:
                     required = [d.key[-1] for d in declared_fields(cls) if d.required]
                     self.report(
-                        REQUIRED, key_path, "is required.", f"Required here: {', '.join(required)}."
+                        REQUIRED,
+                        key_path,
+                        _("is required."),
+                        _("Required here: %(keys)s.") % {"keys": ", ".join(required)},
                     )
                     invalid = True
                 elif when and complete.get(when[0]) == when[1]:
-                    other = f"{when[0]} is {_literal(when[1])}"
-                    self.report(REQUIRED, key_path, f"is required when {other}.")
+                    message = _("is required when %(key)s is %(value)s.") % {
+                        "key": when[0],
+                        "value": _literal(when[1]),
+                    }
+                    self.report(REQUIRED, key_path, message)
                     invalid = True
                 continue
             value = values[declared.name]
@@ -317,7 +339,7 @@ class Reader:
                 invalid = True
                 continue
             if declared.required and value == ():
-                self.report(EMPTY, key_path, "must name at least one.")
+                self.report(EMPTY, key_path, _("must name at least one."))
                 invalid = True
                 continue
             arguments[declared.name] = self._built(declared, value, key_path, lenient)
@@ -333,7 +355,7 @@ class Reader:
 
     def _built(self, declared: Declared, value: Any, path: KeyPath, lenient: bool) -> Any:
         """A field's value as its settings object: nested mappings built, mappings frozen."""
-        tp, _ = without_none(declared.type)
+        tp, _optional = without_none(declared.type)
         if is_settings_class(tp) and isinstance(value, Mapping):
             return self.build(tp, value, path, lenient=lenient)
         if typing.get_origin(tp) is Mapping:
@@ -350,7 +372,7 @@ class Reader:
         built = {}
         for name, item in value.items():
             item_path: KeyPath = (*path, str(written.get(name, name)))
-            inner, _ = without_none(value_type)
+            inner, _optional = without_none(value_type)
             if is_settings_class(inner) and isinstance(item, Mapping):
                 built[name] = self.build(inner, item, item_path, lenient=lenient)
             elif typing.get_origin(inner) is Mapping:
@@ -405,7 +427,7 @@ class Reader:
         """A tuple of settings objects (each built), or of strings (a string is a list of one)."""
         if is_settings_class(item_type):
             if not isinstance(raw, list | tuple):
-                return self.wrong_type(setting, path, "a list", raw)
+                return self.wrong_type(setting, path, _("a list"), raw)
             built = (
                 self.item(item_type, element, (*path, index)) for index, element in enumerate(raw)
             )
@@ -414,7 +436,7 @@ class Reader:
             single = self.scalar(item_type, setting, raw, path)
             return single if single is INVALID or single is None else (single,)
         if not isinstance(raw, list | tuple):
-            return self.wrong_type(setting, path, "a list of strings", raw)
+            return self.wrong_type(setting, path, _("a list of strings"), raw)
         items = tuple(
             self.scalar(item_type, setting, element, (*path, index), element_of_list=True)
             for index, element in enumerate(raw)
@@ -428,8 +450,8 @@ class Reader:
         if raw is None:
             return {}
         if not isinstance(raw, Mapping):
-            return self.wrong_type(setting, path, "a mapping", raw)
-        inner, _ = without_none(value_type)
+            return self.wrong_type(setting, path, _("a mapping"), raw)
+        inner, _optional = without_none(value_type)
         result: dict[str, Any] = {}
         for key, item in raw.items():
             item_path = (*path, str(key))
@@ -477,7 +499,7 @@ class Reader:
             return self._text_for(tp, setting, raw, value, path)
         elif tp is bool:
             if not isinstance(value, bool):
-                return self.wrong_type(setting, path, "true or false", value)
+                return self.wrong_type(setting, path, _("true or false"), value)
         elif tp is int:
             value = self._whole_number(setting, value, path)
         elif tp is float:
@@ -494,34 +516,38 @@ class Reader:
                 return self.report(rule.check_id, path, problem, rule.hint)
         ref = setting.refers_to
         if ref and value not in self.collections.get(ref[0], ()):
+            # Only scopes are referred to (a schedule entry's scope).
             known = ", ".join(sorted(self.collections.get(ref[0], ())))
             return self.report(
                 ref[1],
                 path,
-                f"the {ref[0].rstrip('s')} {value!r} does not exist.",
-                f"Use one of: {known}.",
+                _("the scope %(name)s does not exist.") % {"name": repr(value)},
+                _("Use one of: %(names)s.") % {"names": known},
             )
         return value
 
     def _choice(self, choices: tuple[Any, ...], setting: Setting, value: Any, path: KeyPath) -> Any:
         if not isinstance(value, str):
-            return self.wrong_type(setting, path, f"one of {', '.join(choices)}", value)
+            expected = _("one of %(choices)s") % {"choices": ", ".join(choices)}
+            return self.wrong_type(setting, path, expected, value)
         if value not in choices:
-            return self.report(
-                NOT_A_CHOICE, path, f"{value!r} is not one of {', '.join(choices)}.", setting.hint
-            )
+            message = _("%(value)s is not one of %(choices)s.") % {
+                "value": repr(value),
+                "choices": ", ".join(choices),
+            }
+            return self.report(NOT_A_CHOICE, path, message, setting.hint)
         return value
 
     def _whole_number(self, setting: Setting, value: Any, path: KeyPath) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
             return self._not_finite(setting, value, path)
         if not isinstance(value, int) or isinstance(value, bool):
-            return self.wrong_type(setting, path, "a whole number", value)
+            return self.wrong_type(setting, path, _("a whole number"), value)
         return self._at_least(setting, value, path)
 
     def _number(self, setting: Setting, value: Any, path: KeyPath) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return self.wrong_type(setting, path, "a number", value)
+            return self.wrong_type(setting, path, _("a number"), value)
         if not math.isfinite(value):
             return self._not_finite(setting, value, path)
         return self._at_least(setting, float(value), path)
@@ -574,22 +600,23 @@ class Reader:
         if minimum is None:
             return value
         if value < minimum or (setting.exclusive_minimum and value == minimum):
-            bound = (
-                f"more than {minimum:g}" if setting.exclusive_minimum else f"at least {minimum:g}"
+            numbers = {"minimum": f"{minimum:g}", "value": f"{value:g}"}
+            message = (
+                _("must be more than %(minimum)s, not %(value)s.")
+                if setting.exclusive_minimum
+                else _("must be at least %(minimum)s, not %(value)s.")
             )
-            return self.report(
-                BELOW_MINIMUM, path, f"must be {bound}, not {value:g}.", setting.hint
-            )
+            return self.report(BELOW_MINIMUM, path, message % numbers, setting.hint)
         return value
 
     def _text(self, setting: Setting, value: Any, path: KeyPath) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
-            return self.wrong_type(setting, path, "a string", value)
+            return self.wrong_type(setting, path, _("a string"), value)
         if not value.strip() and not setting.allow_empty:
             return self.report(
-                EMPTY, path, "must not be empty.", "Give it a value or remove the key."
+                EMPTY, path, _("must not be empty."), _("Give it a value or remove the key.")
             )
         return value
 

@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from cdp_bridge.conf.problems import Problem, is_under, render_key_path
 from cdp_bridge.conf.reader import Refused
 from cdp_bridge.conf.schema import SCHEDULE_KEY, CdpBridgeSettings, ScheduleEntry
@@ -63,8 +66,19 @@ class ConfigReport:
         if errors or self.settings is None:
             first = errors[0] if errors else self.errors[0]
             more = len(errors) - 1
-            suffix = f" ({more} more: run manage.py check)" if more > 0 else ""
-            raise ConfigurationError(f"CDP configuration ({self.origin}): {first}{suffix}")
+            if more > 0:
+                message = ngettext(
+                    "CDP configuration (%(origin)s): %(problem)s (%(count)d more: run manage.py "
+                    "check)",
+                    "CDP configuration (%(origin)s): %(problem)s (%(count)d more: run manage.py "
+                    "check)",
+                    more,
+                )
+            else:
+                message = _("CDP configuration (%(origin)s): %(problem)s")
+            raise ConfigurationError(
+                message % {"origin": self.origin, "problem": first, "count": more}
+            )
         return self.settings
 
     @property

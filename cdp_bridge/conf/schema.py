@@ -15,6 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
+from django.utils.translation import gettext as _
+
 from cdp_bridge.conf.kinds import EXPORT_KINDS, PROCESSOR_KINDS
 from cdp_bridge.conf.problems import KeyPath
 from cdp_bridge.conf.rules import (
@@ -603,7 +605,8 @@ class CdpBridgeSettings:
         except KeyError:
             known = ", ".join(sorted(self.scopes))
             raise UnknownScope(
-                f"Unknown scope {name!r}. The configured scopes are: {known}."
+                _("Unknown scope %(name)s. The configured scopes are: %(known)s.")
+                % {"name": repr(name), "known": known}
             ) from None
 
     def sources_of(self, kind: str) -> Mapping[str, SourceSettings]:

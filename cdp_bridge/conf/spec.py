@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 SETTING = "cdp_bridge.setting"
 WRONG_TYPE = "cdp_bridge.E002"
@@ -23,13 +26,14 @@ WRONG_TYPE = "cdp_bridge.E002"
 class Rule:
     """A rule a value follows beyond its type, with its own check id.
 
-    ``problem`` returns what is wrong with a value (a sentence), or None when it is fine.
+    ``problem`` returns what is wrong with a value (a sentence, translated), or None when it is
+    fine. ``hint`` is declared at import time, so it is a ``gettext_lazy`` string.
     ``json_schema`` is what JSON Schema can say of the rule, for editors (a pattern).
     """
 
     check_id: str
     problem: Callable[[Any], str | None]
-    hint: str = ""
+    hint: str | StrPromise = ""
     json_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -44,7 +48,7 @@ class ClassRule:
 
     check_id: str
     problem: Callable[[Mapping[str, Any]], tuple[str, str] | None]
-    hint: str = ""
+    hint: str | StrPromise = ""
     json_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -74,7 +78,7 @@ class Setting:
     key: tuple[str, ...] | None = None
     read: bool = True
     wrong_type: str = WRONG_TYPE
-    hint: str = ""
+    hint: str | StrPromise = ""
     minimum: float | None = None
     exclusive_minimum: bool = False
     allow_empty: bool = False

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from django.utils.translation import gettext as _
 
 from cdp_bridge.exceptions import ConfigurationError
 
@@ -46,8 +47,15 @@ class YamlConfigFile(Mapping[str, Any]):
         unknown = sorted(set(document) - set(IBEXA_TOP_LEVEL_KEYS))
         if unknown:
             raise ConfigurationError(
-                f"{self.path}: unknown top-level key {unknown[0]!r}. An Ibexa-style file has "
-                f"only {', '.join(IBEXA_TOP_LEVEL_KEYS)}; move it under one of them."
+                _(
+                    "%(path)s: unknown top-level key %(key)s. An Ibexa-style file has only "
+                    "%(keys)s; move it under one of them."
+                )
+                % {
+                    "path": self.path,
+                    "key": repr(unknown[0]),
+                    "keys": ", ".join(IBEXA_TOP_LEVEL_KEYS),
+                }
             )
         native: dict[str, Any] = {}
         prefixes: dict[str, str] = {}
@@ -55,8 +63,16 @@ class YamlConfigFile(Mapping[str, Any]):
             for key, value in self._section(document, section).items():
                 if key in native:
                     raise ConfigurationError(
-                        f"{self.path}: {key!r} is both under {prefixes[key]} and under "
-                        f"{section}; keep it under one of them."
+                        _(
+                            "%(path)s: %(key)s is both under %(first)s and under %(second)s; "
+                            "keep it under one of them."
+                        )
+                        % {
+                            "path": self.path,
+                            "key": repr(key),
+                            "first": prefixes[key],
+                            "second": section,
+                        }
                     )
                 native[key] = value
                 prefixes[key] = section
@@ -67,24 +83,39 @@ class YamlConfigFile(Mapping[str, Any]):
             text = self.path.read_text(encoding="utf-8")
         except OSError as error:
             raise ConfigurationError(
-                f"{self.path}: the CDP configuration file cannot be read ({error.strerror}). "
-                "Check the path given to load_yaml() or CDP_BRIDGE_CONFIG_FILE."
+                _(
+                    "%(path)s: the CDP configuration file cannot be read (%(reason)s). Check "
+                    "the path given to load_yaml() or CDP_BRIDGE_CONFIG_FILE."
+                )
+                % {"path": self.path, "reason": error.strerror}
             ) from None
         try:
             document = yaml.safe_load(text)
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(error, "problem", None) or "invalid YAML"
-            raise ConfigurationError(
-                f"{self.path}: malformed YAML{where}: {problem}. Fix the file's syntax."
-            ) from None
+            if mark:
+                message = _(
+                    "%(path)s: malformed YAML at line %(line)d, column %(column)d: %(problem)s. "
+                    "Fix the file's syntax."
+                ) % {
+                    "path": self.path,
+                    "line": mark.line + 1,
+                    "column": mark.column + 1,
+                    "problem": problem,
+                }
+            else:
+                message = _("%(path)s: malformed YAML: %(problem)s. Fix the file's syntax.") % {
+                    "path": self.path,
+                    "problem": problem,
+                }
+            raise ConfigurationError(message) from None
         if document is None:
             return {}
         if not isinstance(document, dict):
             raise ConfigurationError(
-                f"{self.path}: the file must hold a mapping of keys, "
-                f"not a {type(document).__name__}."
+                _("%(path)s: the file must hold a mapping of keys, not a %(type)s.")
+                % {"path": self.path, "type": type(document).__name__}
             )
         return document
 
@@ -92,7 +123,8 @@ class YamlConfigFile(Mapping[str, Any]):
         section = document.get(name) or {}
         if not isinstance(section, dict):
             raise ConfigurationError(
-                f"{self.path}: {name} must be a mapping of keys, not a {type(section).__name__}."
+                _("%(path)s: %(section)s must be a mapping of keys, not a %(type)s.")
+                % {"path": self.path, "section": name, "type": type(section).__name__}
             )
         return section
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.processors import Row
 
@@ -56,7 +58,9 @@ def encode_rows(rows: Sequence[Row]) -> bytes:
             default=decimal_marker,
         )
     except (TypeError, ValueError) as error:
-        raise ExportError(f"A row cannot be sent as JSON: {error}.") from error
+        raise ExportError(
+            _("A row cannot be sent as JSON: %(error)s.") % {"error": error}
+        ) from error
     if decimals:
         text = re.sub(f'"{token[0]}:(\\d+)"', lambda match: decimals[int(match[1])], text)
     return text.encode()
@@ -80,9 +84,12 @@ def split_into_batches(
         encoded = encode_rows([row])[1:-1]
         if len(encoded) + 2 > max_batch_bytes:
             raise ExportError(
-                f"The row with key {key_of(index)} is {len(encoded) + 2} bytes as JSON, more than "
-                f"max_batch_bytes ({max_batch_bytes}). Raise max_batch_bytes, or leave the "
-                "row's largest fields out of the export."
+                _(
+                    "The row with key %(key)s is %(size)d bytes as JSON, more than "
+                    "max_batch_bytes (%(limit)d). Raise max_batch_bytes, or leave the row's "
+                    "largest fields out of the export."
+                )
+                % {"key": key_of(index), "size": len(encoded) + 2, "limit": max_batch_bytes}
             )
         if parts and size + 1 + len(encoded) > max_batch_bytes:
             yield Batch(number, b"[" + b",".join(parts) + b"]", len(parts), key_of(index - 1))

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Model, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cdp_bridge.conf import ScopeSettings, SourceSettings, StreamSettings, get_scope
 from cdp_bridge.conf.kinds import EXPORT_KINDS
@@ -72,13 +73,17 @@ class ExportOptions:
 def check_options(options: ExportOptions) -> None:
     """Refuse options that no configuration can make right, with an ExportError saying why."""
     if options.draft_limit < 1:
-        raise ExportError(f"--draft-limit must be at least 1, not {options.draft_limit}.")
+        raise ExportError(
+            _("--draft-limit must be at least 1, not %(value)d.") % {"value": options.draft_limit}
+        )
     if options.batch_size is not None and options.batch_size < 1:
-        raise ExportError(f"--batch-size must be at least 1, not {options.batch_size}.")
+        raise ExportError(
+            _("--batch-size must be at least 1, not %(value)d.") % {"value": options.batch_size}
+        )
     if options.stream_id is not None and not is_valid_stream_id(options.stream_id):
         raise ExportError(
-            f"--stream-id {mask_secret(options.stream_id) or '(empty)'} is malformed. "
-            + STREAM_ID_HINT
+            _("--stream-id %(stream_id)s is malformed. %(hint)s")
+            % {"stream_id": mask_secret(options.stream_id) or _("(empty)"), "hint": STREAM_ID_HINT}
         )
 
 
@@ -195,14 +200,23 @@ def _stream_id(options: ExportOptions, scope: ScopeSettings, stream: StreamSetti
     where = f"system.{scope.name}.cdp"
     if scope.account_number is None:
         raise ExportError(
-            f"Scope {scope.name!r} has no account number: set {where}.account_number (the "
-            "account list at the top right of the CDP dashboard)."
+            _(
+                "Scope %(scope)s has no account number: set %(key)s (the account list at the top "
+                "right of the CDP dashboard)."
+            )
+            % {"scope": repr(scope.name), "key": f"{where}.account_number"}
         )
     if not stream_id:
         raise ExportError(
-            f"Scope {scope.name!r} has no stream id for {options.kind} data: set "
-            f"{where}.data_export.{options.kind}_data.stream_file.stream_id (Data Manager > "
-            "Stream file), or pass --stream-id."
+            _(
+                "Scope %(scope)s has no stream id for %(kind)s data: set %(key)s (Data Manager > "
+                "Stream file), or pass --stream-id."
+            )
+            % {
+                "scope": repr(scope.name),
+                "kind": options.kind,
+                "key": f"{where}.data_export.{options.kind}_data.stream_file.stream_id",
+            }
         )
     return stream_id
 
@@ -213,8 +227,15 @@ def _row_builder(
     if kind == "user":
         if not hasattr(model, "USERNAME_FIELD"):
             raise ExportError(
-                f"sources.user.{source.name}: {model._meta.label} is not a user model. Use "
-                f"{settings.AUTH_USER_MODEL}, or a model based on AbstractBaseUser."
+                _(
+                    "%(key)s: %(model)s is not a user model. Use %(user_model)s, or a model based "
+                    "on AbstractBaseUser."
+                )
+                % {
+                    "key": f"sources.user.{source.name}",
+                    "model": model._meta.label,
+                    "user_model": settings.AUTH_USER_MODEL,
+                }
             )
         return UserRows(
             model,  # type: ignore[arg-type]
@@ -232,20 +253,30 @@ def _row_builder(
 
 def _run_to_resume(options: ExportOptions, recorded: Any) -> ExportRun:
     if options.draft:
-        raise ExportError("--resume continues a full export: add --no-draft.")
+        raise ExportError(_("--resume continues a full export: add --no-draft."))
     if options.since is not None:
-        raise ExportError("--resume repeats the failed run's own --since: leave --since out.")
+        raise ExportError(_("--resume repeats the failed run's own --since: leave --since out."))
     ExportRun.objects.mark_interrupted()  # a run whose process died is not running any more
     latest: ExportRun | None = recorded.full().order_by("-started_at", "-pk").first()
     if latest is None or latest.status == ExportRun.Status.SUCCEEDED:
-        last = f" (the last one succeeded on {local_time(latest.started_at)})" if latest else ""
+        if latest:
+            raise ExportError(
+                _(
+                    "There is no failed full export of this stream to resume (the last one "
+                    "succeeded on %(started)s). Run without --resume."
+                )
+                % {"started": local_time(latest.started_at)}
+            )
         raise ExportError(
-            f"There is no failed full export of this stream to resume{last}. Run without --resume."
+            _("There is no failed full export of this stream to resume. Run without --resume.")
         )
     if latest.status == ExportRun.Status.RUNNING:
         raise ExportError(
-            f"Export run {latest.pk} of this stream is still running (its last heartbeat was "
-            f"at {local_time(latest.heartbeat_at)}): let it finish, or stop it, then resume."
+            _(
+                "Export run %(pk)d of this stream is still running (its last heartbeat was at "
+                "%(heartbeat)s): let it finish, or stop it, then resume."
+            )
+            % {"pk": latest.pk, "heartbeat": local_time(latest.heartbeat_at)}
         )
     return latest
 
@@ -265,8 +296,11 @@ def _since(value: str | datetime | None, recorded: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise ExportError(
-            f"--since {value!r} is not a date or time: write 2026-11-25, 2026-11-25T10:30 "
-            "(in TIME_ZONE unless it has an offset) or last."
+            _(
+                "--since %(value)s is not a date or time: write 2026-11-25, 2026-11-25T10:30 "
+                "(in TIME_ZONE unless it has an offset) or last."
+            )
+            % {"value": repr(value)}
         ) from None
     if settings.USE_TZ and timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)

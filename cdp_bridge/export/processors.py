@@ -142,7 +142,10 @@ def registered_processors(kind: str) -> list[Any]:
     for entry in ranked:
         for problem in rule_problems(entry):
             where = render_key_path(problem.where, {})
-            raise ExportError(f"{where}: {problem.message} {problem.hint} Run manage.py check.")
+            raise ExportError(
+                _("%(where)s: %(message)s %(hint)s Run manage.py check.")
+                % {"where": where, "message": problem.message, "hint": problem.hint}
+            )
     return [entry.processor for entry in ranked]
 
 
@@ -198,7 +201,8 @@ def processor_at(path: str, kind: str) -> Any:
         target = import_string(path)
     except ImportError as error:
         raise ProcessorPathError(
-            f"the processor {path!r} cannot be imported ({error}).",
+            _("the processor %(path)s cannot be imported (%(error)s).")
+            % {"path": repr(path), "error": error},
             _("Fix the dotted path (module.ClassName)."),
             CANNOT_IMPORT,
         ) from error
@@ -209,7 +213,8 @@ def processor_at(path: str, kind: str) -> Any:
         processor = target() if isinstance(target, type) else target
     except Exception as error:  # an abstract class, a constructor that needs arguments
         raise ProcessorPathError(
-            f"{path!r} cannot be created without arguments ({type(error).__name__}: {error}).",
+            _("%(path)s cannot be created without arguments (%(type)s: %(error)s).")
+            % {"path": repr(path), "type": type(error).__name__, "error": error},
             _("Name %(shape)s.") % {"shape": shape},
             NOT_A_PROCESSOR,
         ) from error
@@ -348,7 +353,7 @@ class SkipFields(TypeRule):
         }
         problems: list[tuple[int, str, str, str]] = []
         for index, written in enumerate(self.fields):
-            label, _, name = written.rpartition(".")
+            label, _dot, name = written.rpartition(".")
             if not label:
                 if name not in everywhere:
                     close = difflib.get_close_matches(name, sorted(everywhere), n=1)
@@ -356,8 +361,11 @@ class SkipFields(TypeRule):
                         (
                             index,
                             "cdp_bridge.E051",
-                            f"no model has a field {name!r}, so nothing is skipped.",
-                            f"Did you mean {close[0]!r}?" if close else "Check the spelling.",
+                            _("no model has a field %(field)s, so nothing is skipped.")
+                            % {"field": repr(name)},
+                            _("Did you mean %(key)s?") % {"key": repr(close[0])}
+                            if close
+                            else _("Check the spelling."),
                         )
                     )
                 continue
@@ -368,8 +376,8 @@ class SkipFields(TypeRule):
                     (
                         index,
                         "cdp_bridge.E051",
-                        f"the model {label!r} does not exist.",
-                        "Write app_label.ModelName.field, e.g. shop.Product.cost_price.",
+                        _("the model %(model)s does not exist.") % {"model": repr(label)},
+                        _("Write app_label.ModelName.field, e.g. shop.Product.cost_price."),
                     )
                 )
                 continue
@@ -379,8 +387,9 @@ class SkipFields(TypeRule):
                     (
                         index,
                         "cdp_bridge.E051",
-                        f"{model._meta.label} has no field {name!r}.",
-                        f"Use one of: {', '.join(own)}.",
+                        _("%(model)s has no field %(field)s.")
+                        % {"model": model._meta.label, "field": repr(name)},
+                        _("Use one of: %(names)s.") % {"names": ", ".join(own)},
                     )
                 )
         return problems

@@ -76,7 +76,7 @@ def resumption(run: ExportRun) -> str | None:
         return None
     values = {
         "pk": resumed.pk,
-        "status": resumed.status,
+        "status": resumed.get_status_display(),
         "started": local_time(resumed.started_at),
         "rows": ROWS[run.kind] % {"count": resumed.rows},
         "key": resumed.last_acknowledged_key,

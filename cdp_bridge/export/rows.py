@@ -14,6 +14,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Field, Model, QuerySet
+from django.utils.translation import gettext as _
 
 from cdp_bridge.conf import SourceSettings
 from cdp_bridge.exceptions import ExportError
@@ -59,7 +60,13 @@ def run_processor(
         raise
     except Exception as error:
         raise ExportError(
-            f"{where}: {processor_name(processor)} raised {type(error).__name__}: {error}"
+            _("%(where)s: %(processor)s raised %(type)s: %(error)s")
+            % {
+                "where": where,
+                "processor": processor_name(processor),
+                "type": type(error).__name__,
+                "error": error,
+            }
         ) from error
     require_scalars(result, processor, where)
     return result  # type: ignore[no-any-return]
@@ -129,7 +136,7 @@ class UserRows:
             "email": getattr(user, self.email_field) if self.email_field else None,
             "name": full_name or str(user),
         }
-        where = f"user {user.pk}"
+        where = _("user %(pk)s") % {"pk": user.pk}
         for processor in self.processors:
             row = dict(run_processor(processor, processor.process, where, row, user))
         return row
@@ -199,14 +206,25 @@ class ModelRows:
             row = self.fixed_columns(obj)
         except Exception as error:
             raise ExportError(
-                f"{self.model._meta.label} row {obj.pk}: cannot read its id, name, code or "
-                f"language ({type(error).__name__}: {error}). Check the source's name_field, "
-                "code_field and language_field, or the model's __str__()."
+                _(
+                    "%(model)s row %(pk)s: cannot read its id, name, code or language (%(type)s: "
+                    "%(error)s). Check the source's name_field, code_field and language_field, "
+                    "or the model's __str__()."
+                )
+                % {
+                    "model": self.model._meta.label,
+                    "pk": obj.pk,
+                    "type": type(error).__name__,
+                    "error": error,
+                }
             ) from error
         language = row["language_code"]
         for field in self.fields:
             prefix, value_column = self.columns_of[field.name]
-            where = f"{self.model._meta.label}.{field.name} of row {obj.pk}"
+            where = _("%(field)s of row %(pk)s") % {
+                "field": f"{self.model._meta.label}.{field.name}",
+                "pk": obj.pk,
+            }
             decided = self.field_processor_of(field, obj, where)
             if decided is not None:
                 columns = run_processor(decided, decided.process, where, field, obj)
@@ -254,9 +272,17 @@ class ModelRows:
             return builtin.process(field, obj)
         except Exception as error:
             raise ExportError(
-                f"{where}: cannot render {field.get_internal_type()} value "
-                f"({type(error).__name__}: {error}). Register a field value processor for "
-                "it, or leave the field out with skip() or the source's exclude."
+                _(
+                    "%(where)s: cannot render %(field_type)s value (%(type)s: %(error)s). "
+                    "Register a field value processor for it, or leave the field out with "
+                    "skip() or the source's exclude."
+                )
+                % {
+                    "where": where,
+                    "field_type": field.get_internal_type(),
+                    "type": type(error).__name__,
+                    "error": error,
+                }
             ) from error
 
     @staticmethod
@@ -279,8 +305,13 @@ def run_supports(processor: Any, field: Field[Any, Any], obj: Model, where: str)
         return bool(processor.supports(field, obj))
     except Exception as error:
         raise ExportError(
-            f"{where}: {processor_name(processor)}.supports() raised "
-            f"{type(error).__name__}: {error}"
+            _("%(where)s: %(processor)s.supports() raised %(type)s: %(error)s")
+            % {
+                "where": where,
+                "processor": processor_name(processor),
+                "type": type(error).__name__,
+                "error": error,
+            }
         ) from error
 
 
@@ -295,8 +326,12 @@ def named_fields(model: type[Model], source: SourceSettings) -> list[Field[Any, 
             fields.append(model._meta.get_field(name))
         except FieldDoesNotExist:
             raise ExportError(
-                f"sources.{source.kind}.{source.name}.{key}: {model._meta.label} has no field "
-                f"{name!r}. Run manage.py check."
+                _("%(key)s: %(model)s has no field %(field)s. Run manage.py check.")
+                % {
+                    "key": f"sources.{source.kind}.{source.name}.{key}",
+                    "model": model._meta.label,
+                    "field": repr(name),
+                }
             ) from None
     return fields  # type: ignore[return-value]
 
@@ -313,7 +348,11 @@ def exported_fields(model: type[Model], source: SourceSettings) -> list[Field[An
     unknown = [name for name in names if name not in own]
     if unknown:
         raise ExportError(
-            f"sources.{source.kind}.{source.name}.fields: {model._meta.label} has no exportable "
-            f"field {', '.join(map(repr, unknown))}. Run manage.py check."
+            _("%(key)s: %(model)s has no exportable field %(fields)s. Run manage.py check.")
+            % {
+                "key": f"sources.{source.kind}.{source.name}.fields",
+                "model": model._meta.label,
+                "fields": ", ".join(map(repr, unknown)),
+            }
         )
     return [own[name] for name in names if name not in source.exclude]  # type: ignore[misc]

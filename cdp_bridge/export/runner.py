@@ -21,6 +21,7 @@ from time import monotonic
 from typing import Any, Protocol
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cdp_bridge import signals
 from cdp_bridge.exceptions import ExportError
@@ -67,7 +68,7 @@ def run_export(options: ExportOptions, observer: ExportObserver | None = None) -
         error.run = run
         raise
     except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM where the command handles it
-        _finish(run, ExportRun.Status.INTERRUPTED, str(error) or "Interrupted (Ctrl-C).")
+        _finish(run, ExportRun.Status.INTERRUPTED, str(error) or _("Interrupted (Ctrl-C)."))
         raise
     except Exception as error:
         _finish(run, ExportRun.Status.FAILED, f"{type(error).__name__}: {error}")

@@ -16,6 +16,7 @@ from django.apps import apps
 from django.core.exceptions import FieldError
 from django.db.models import Model, QuerySet
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from cdp_bridge.conf import ScopeSettings, SourceSettings, cdp_settings
 from cdp_bridge.exceptions import ExportError
@@ -35,20 +36,38 @@ def select_source(kind: str, name: str | None) -> SourceSettings:
     if name is not None:
         if name in sources:
             return sources[name]
-        known = ", ".join(sorted(sources)) or "none"
+        known = ", ".join(sorted(sources)) or _("none")
         raise ExportError(
-            f"Unknown {option} {name!r}. The {kind} sources are: {known}. "
-            f"Configure it under sources.{kind}.{name}."
+            _(
+                "Unknown %(option)s %(name)s. The %(kind)s sources are: %(known)s. Configure it "
+                "under %(key)s."
+            )
+            % {
+                "option": option,
+                "name": repr(name),
+                "kind": kind,
+                "known": known,
+                "key": f"sources.{kind}.{name}",
+            }
         )
     if len(sources) == 1:
         return next(iter(sources.values()))
     if not sources:
         raise ExportError(
-            f"No {kind} source is configured: add one under sources.{kind} (see docs/export.md)."
+            _("No %(kind)s source is configured: add one under %(key)s (see docs/export.md).")
+            % {"kind": kind, "key": f"sources.{kind}"}
         )
     raise ExportError(
-        f"There are {len(sources)} {kind} sources ({', '.join(sorted(sources))}); each has its "
-        f"own stream in the CDP. Choose one with {option} NAME."
+        _(
+            "There are %(count)d %(kind)s sources (%(names)s); each has its own stream in the "
+            "CDP. Choose one with %(option)s NAME."
+        )
+        % {
+            "count": len(sources),
+            "kind": kind,
+            "names": ", ".join(sorted(sources)),
+            "option": option,
+        }
     )
 
 
@@ -60,25 +79,37 @@ def source_queryset(source: SourceSettings, scope: ScopeSettings) -> QuerySet[An
             build: Callable[[ScopeSettings], Any] = import_string(source.queryset)
         except ImportError as error:
             raise ExportError(
-                f"{where}.queryset: {source.queryset!r} cannot be imported ({error})."
+                _("%(key)s: %(path)s cannot be imported (%(error)s).")
+                % {"key": f"{where}.queryset", "path": repr(source.queryset), "error": error}
             ) from error
         try:
             queryset = build(scope)
         except Exception as error:  # the site's own code: say where, not a traceback
             raise ExportError(
-                f"{where}.queryset: {source.queryset!r} raised {type(error).__name__}: {error}"
+                _("%(key)s: %(path)s raised %(type)s: %(error)s")
+                % {
+                    "key": f"{where}.queryset",
+                    "path": repr(source.queryset),
+                    "type": type(error).__name__,
+                    "error": error,
+                }
             ) from error
         if not isinstance(queryset, QuerySet):
             raise ExportError(
-                f"{where}.queryset: {source.queryset!r} returned {type(queryset).__name__}, "
-                "not a QuerySet."
+                _("%(key)s: %(path)s returned %(type)s, not a QuerySet.")
+                % {
+                    "key": f"{where}.queryset",
+                    "path": repr(source.queryset),
+                    "type": type(queryset).__name__,
+                }
             )
     else:
         try:
             model = apps.get_model(source.model or "")
         except (LookupError, ValueError) as error:
             raise ExportError(
-                f"{where}.model: the model {source.model!r} does not exist. Run manage.py check."
+                _("%(key)s: the model %(model)s does not exist. Run manage.py check.")
+                % {"key": f"{where}.model", "model": repr(source.model)}
             ) from error
         queryset = model._default_manager.all()
     return narrowed(queryset, dict(source.filter), f"{where}.filter")
@@ -90,9 +121,11 @@ def modified_since(
     """Only the rows modified after ``since``: the source must name its ``modified_field``."""
     if not source.modified_field:
         raise ExportError(
-            f"--since needs to know when a row changed, and sources.{source.kind}."
-            f"{source.name} has no modified_field. Add one (a DateTimeField such as "
-            "updated_at), or export without --since."
+            _(
+                "--since needs to know when a row changed, and %(key)s has no modified_field. "
+                "Add one (a DateTimeField such as updated_at), or export without --since."
+            )
+            % {"key": f"sources.{source.kind}.{source.name}"}
         )
     lookup = {f"{source.modified_field}__gt": since}
     return narrowed(queryset, lookup, f"sources.{source.kind}.{source.name}.modified_field")

@@ -19,6 +19,8 @@ from time import monotonic
 from typing import Any, Protocol
 
 import requests
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cdp_bridge.exceptions import BatchRejected, CdpUnavailable, ExportError
 from cdp_bridge.export.batches import Batch
@@ -29,12 +31,14 @@ logger = logging.getLogger("cdp_bridge.export")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 STATUS_HINTS = {
-    400: "The CDP refused the rows: compare them with the stream's schema in the Data Manager "
-    "(a schema can only gain columns).",
-    401: "Check the account_number and the stream id (Data Manager > Stream file).",
-    403: "Check the account_number and the stream id (Data Manager > Stream file).",
-    404: "Check stream_base_url and the account_number.",
-    413: "Lower max_batch_bytes or batch_size.",
+    400: gettext_lazy(
+        "The CDP refused the rows: compare them with the stream's schema in the Data Manager "
+        "(a schema can only gain columns)."
+    ),
+    401: gettext_lazy("Check the account_number and the stream id (Data Manager > Stream file)."),
+    403: gettext_lazy("Check the account_number and the stream id (Data Manager > Stream file)."),
+    404: gettext_lazy("Check stream_base_url and the account_number."),
+    413: gettext_lazy("Lower max_batch_bytes or batch_size."),
 }
 
 
@@ -131,11 +135,22 @@ class StreamFileTransport:
             delay = self.retry.delay(attempt, retry_after)
             spent = clock.now() - first_attempt
             if spent + delay > self.retry.budget or self.closed:
+                # ``problem`` is also logged: it stays English, the sentence around it does not.
                 raise CdpUnavailable(
-                    f"The CDP at {self.url} did not accept batch {batch.number} within the "
-                    f"retry budget of {self.retry.budget:g} s ({attempt} attempts in "
-                    f"{spent:.0f} s; last: {problem}). Check that it is reachable; rows "
-                    "acknowledged so far are recorded, so --resume continues after them."
+                    _(
+                        "The CDP at %(url)s did not accept batch %(number)d within the retry "
+                        "budget of %(budget)s s (%(attempts)d attempts in %(spent)s s; last: "
+                        "%(problem)s). Check that it is reachable; rows acknowledged so far are "
+                        "recorded, so --resume continues after them."
+                    )
+                    % {
+                        "url": self.url,
+                        "number": batch.number,
+                        "budget": f"{self.retry.budget:g}",
+                        "attempts": attempt,
+                        "spent": f"{spent:.0f}",
+                        "problem": problem,
+                    }
                 )
             if retry_after is not None and retry_after > delay:
                 logger.warning(
@@ -159,7 +174,9 @@ class StreamFileTransport:
             )
             clock.wait(delay, self.stopped)
             if self.closed:
-                raise CdpUnavailable(f"Batch {batch.number} was not sent: the run stopped.")
+                raise CdpUnavailable(
+                    _("Batch %(number)d was not sent: the run stopped.") % {"number": batch.number}
+                )
 
     def attempt(self, batch: Batch) -> tuple[str | None, float | None]:
         """Post the batch once: ``(None, None)`` if accepted, else what went wrong and Retry-After.
@@ -190,10 +207,15 @@ class StreamFileTransport:
             return f"HTTP {status}{asked}", retry_after
         excerpt = body_excerpt(response, replacements={self.stream_id: mask_secret(self.stream_id)})
         hint = STATUS_HINTS.get(status, "")
-        raise BatchRejected(
-            f"The CDP rejected batch {batch.number} with HTTP {status} {response.reason}: "
-            f"{excerpt or '(empty body)'} {hint}".rstrip()
-        )
+        rejected = _(
+            "The CDP rejected batch %(number)d with HTTP %(status)d %(reason)s: %(body)s"
+        ) % {
+            "number": batch.number,
+            "status": status,
+            "reason": response.reason,
+            "body": excerpt.strip() or _("(empty body)"),
+        }
+        raise BatchRejected(f"{rejected} {hint}".rstrip())
 
     def log(self, batch: Batch, outcome: str, started: float) -> None:
         # The stream id is a secret: only its masked form is ever logged.
@@ -263,12 +285,18 @@ class FileTransport:
             directory.mkdir()
         except FileExistsError:
             raise ExportError(
-                f"The export directory {directory} already exists: another export wrote "
-                "there, and it is never overwritten. Run the export again (it picks a new "
-                "directory), or give each site its own file.directory."
+                _(
+                    "The export directory %(directory)s already exists: another export wrote "
+                    "there, and it is never overwritten. Run the export again (it picks a new "
+                    "directory), or give each site its own file.directory."
+                )
+                % {"directory": directory}
             ) from None
         except OSError as error:
-            raise ExportError(f"Cannot create the export directory {directory}: {error}") from error
+            raise ExportError(
+                _("Cannot create the export directory %(directory)s: %(error)s")
+                % {"directory": directory, "error": error}
+            ) from error
         self.destination = str(directory)
 
     def send(self, batch: Batch) -> None:
@@ -278,7 +306,9 @@ class FileTransport:
             partial.write_bytes(batch.body)
             partial.replace(path)  # a reader never sees half a batch
         except OSError as error:
-            raise ExportError(f"Cannot write {path}: {error}") from error
+            raise ExportError(
+                _("Cannot write %(path)s: %(error)s") % {"path": path, "error": error}
+            ) from error
 
     def close(self) -> None:
         pass

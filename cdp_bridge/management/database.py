@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-ADVICE = (
-    "Check that it is reachable, and run manage.py migrate if the cdp_bridge tables are missing."
-)
+from django.utils.translation import gettext as _
 
 
 def database_refused(error: BaseException) -> str:
@@ -13,6 +11,12 @@ def database_refused(error: BaseException) -> str:
     Only the error's first line is kept: PostgreSQL adds the statement and a caret below it.
     """
     reason = (str(error).strip().splitlines() or [""])[0].rstrip(".")
-    return (
-        f"The database refused: {reason}. {ADVICE}" if reason else f"The database refused. {ADVICE}"
+    if reason:
+        return _(
+            "The database refused: %(reason)s. Check that it is reachable, and run manage.py "
+            "migrate if the cdp_bridge tables are missing."
+        ) % {"reason": reason}
+    return _(
+        "The database refused. Check that it is reachable, and run manage.py migrate if the "
+        "cdp_bridge tables are missing."
     )

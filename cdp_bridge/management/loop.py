@@ -17,6 +17,7 @@ from typing import Any
 from django.core.management.base import OutputWrapper
 from django.core.management.color import Style
 from django.db import DatabaseError, connection
+from django.utils.translation import gettext as _
 
 from cdp_bridge.management.database import database_refused
 from cdp_bridge.management.output import as_styled
@@ -47,22 +48,25 @@ class CommandLoop:
                     wait = one_pass()
                 except DatabaseError as error:
                     wait = idle()
-                    again = f"Trying again in {round(wait, 1):g} s."
-                    refused = self.style.WARNING(f"{database_refused(error)} {again}")
+                    again = _("%(refused)s Trying again in %(seconds)s s.") % {
+                        "refused": database_refused(error),
+                        "seconds": f"{round(wait, 1):g}",
+                    }
+                    refused = self.style.WARNING(again)
                     self.stderr.write(refused, as_styled)
                     connection.close()  # the next pass connects afresh
                 self.pause(wait)
         except KeyboardInterrupt:  # a second signal, in the middle of a pass
             self.stdout.write(
                 self.style.WARNING(
-                    "Stopped in the middle of a pass; a full export continues with --resume."
+                    _("Stopped in the middle of a pass; a full export continues with --resume.")
                 )
             )
             return
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
-        self.stdout.write(self.style.SUCCESS("Stopped."))
+        self.stdout.write(self.style.SUCCESS(_("Stopped.")))
 
     def pause(self, seconds: float) -> None:
         """Wait between passes; a stop request ends the wait."""
@@ -70,10 +74,10 @@ class CommandLoop:
 
     def request_stop(self, signum: int, frame: FrameType | None) -> Any:
         if self.stopping.is_set():
-            raise Terminated(f"Stopped by {signal.Signals(signum).name}.")
+            raise Terminated(_("Stopped by %(signal)s.") % {"signal": signal.Signals(signum).name})
         self.stdout.write(
             self.style.WARNING(
-                "Stopping after the current pass (send the signal again to stop now)."
+                _("Stopping after the current pass (send the signal again to stop now).")
             )
         )
         self.stopping.set()

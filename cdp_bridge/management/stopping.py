@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from django.utils.translation import gettext as _
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: whatever handles Ctrl-C handles this too."""
@@ -27,7 +29,7 @@ def sigterm_interrupts() -> Iterator[None]:
         return
 
     def terminate(signum: int, frame: FrameType | None) -> None:
-        raise Terminated("Stopped by SIGTERM.")
+        raise Terminated(_("Stopped by %(signal)s.") % {"signal": "SIGTERM"})
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:

@@ -12,10 +12,10 @@ import io
 import logging
 import shlex
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management import load_command_class
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
@@ -25,16 +25,27 @@ from cdp_bridge.export.plan import DRAFT_LIMIT, ExportOptions, check_options
 from cdp_bridge.export.report import ProgressReport, summary
 from cdp_bridge.export.runner import run_export
 from cdp_bridge.export.sources import TYPE_OPTIONS
+from cdp_bridge.management.base import TranslatedCommand
 from cdp_bridge.management.database import database_refused
 from cdp_bridge.management.stopping import sigterm_interrupts
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
+
 logger = logging.getLogger("cdp_bridge.export")
+# One sentence per kind, so that each reads whole in every language.
+SOURCE_HELP = {
+    "user": lambda: _("The user source to export (a name under sources.user)."),
+    "content": lambda: _("The content source to export (a name under sources.content)."),
+    "product": lambda: _("The product source to export (a name under sources.product)."),
+}
 
 
-class StreamDataCommand(BaseCommand):
+class StreamDataCommand(TranslatedCommand):
     """Stream one kind of data to the CDP; subclasses set ``kind`` and ``help``."""
 
     kind: str
+    help: str | StrPromise = ""  # set by each command (gettext_lazy)
     # The export checks what it uses and fails in one line naming the key; the full system
     # check (manage.py check) would print every warning of the site on every scheduled run.
     requires_system_checks: list[str] = []
@@ -62,13 +73,13 @@ class StreamDataCommand(BaseCommand):
             type=int,
             default=DRAFT_LIMIT,
             metavar="N",
-            help=f"Rows in a draft (default {DRAFT_LIMIT}).",
+            help=_("Rows in a draft (default %(limit)d).") % {"limit": DRAFT_LIMIT},
         )
         parser.add_argument(
             TYPE_OPTIONS[self.kind],
             dest="source",
             metavar="NAME",
-            help=f"The {self.kind} source to export (a name under sources.{self.kind}).",
+            help=SOURCE_HELP[self.kind](),
         )
         parser.add_argument(
             "--scope",
@@ -76,31 +87,33 @@ class StreamDataCommand(BaseCommand):
             dest="scope",
             default="default",
             metavar="NAME",
-            help="The scope (Ibexa: SiteAccess) whose account and stream to use.",
+            help=_("The scope (Ibexa: SiteAccess) whose account and stream to use."),
         )
         parser.add_argument(
             "--stream-id",
             metavar="ID",
-            help="Send to this stream instead of the scope's (one stream per type, as in Ibexa).",
+            help=_(
+                "Send to this stream instead of the scope's (one stream per type, as in Ibexa)."
+            ),
         )
         parser.add_argument(
-            "--batch-size", type=int, metavar="N", help="Rows per request (default 1000)."
+            "--batch-size", type=int, metavar="N", help=_("Rows per request (default 1000).")
         )
         parser.add_argument(
             "--since",
             metavar="DATETIME|last",
-            help="Only rows modified after this time; 'last': after the last full export.",
+            help=_("Only rows modified after this time; 'last': after the last full export."),
         )
         parser.add_argument(
             "--resume",
             action="store_true",
-            help="Continue the failed full export after the last batch the CDP accepted.",
+            help=_("Continue the failed full export after the last batch the CDP accepted."),
         )
         parser.add_argument(
             "--no-progress",
             dest="progress",
             action="store_false",
-            help="No progress bar, even on a terminal.",
+            help=_("No progress bar, even on a terminal."),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -127,17 +140,19 @@ class StreamDataCommand(BaseCommand):
         if isinstance(error, ExportError):
             return str(error)
         if isinstance(error, KeyboardInterrupt):  # Ctrl-C, or SIGTERM
-            return f"{str(error) or 'Interrupted.'} A full export continues with --resume."
+            stopped = str(error) or _("Interrupted.")
+            return _("%(stopped)s A full export continues with --resume.") % {"stopped": stopped}
         if isinstance(error, DatabaseError):
-            resume = "A full export continues with --resume."
-            return f"The export stopped: {database_refused(error)} {resume}"
+            return _("The export stopped: %(reason)s A full export continues with --resume.") % {
+                "reason": database_refused(error)
+            }
         # A bug in a processor: one line here, the traceback in the log.
         logger.exception("The %s export stopped on an unexpected error", self.kind)
-        return (
-            f"The export stopped on an unexpected {type(error).__name__}: {error}. The run "
-            "is marked failed and the traceback is logged (logger cdp_bridge.export); a "
-            "full export continues with --resume once it is fixed."
-        )
+        return _(
+            "The export stopped on an unexpected %(type)s: %(error)s. The run is marked failed "
+            "and the traceback is logged (logger cdp_bridge.export); a full export continues "
+            "with --resume once it is fixed."
+        ) % {"type": type(error).__name__, "error": error}
 
 
 def export_options(kind: str, parsed: Mapping[str, Any]) -> ExportOptions:
@@ -166,7 +181,9 @@ def parse_options(kind: str, options: str, *, scope: str = "default") -> ExportO
     try:
         arguments = shlex.split(options)
     except ValueError as error:
-        raise ExportError(f"the options cannot be split into arguments ({error}).") from None
+        raise ExportError(
+            _("the options cannot be split into arguments (%(error)s).") % {"error": error}
+        ) from None
     parser = load_command_class("cdp_bridge", name).create_parser("manage.py", name)
     parser.set_defaults(scope=scope)
     process_options = _mark_process_options(parser)
@@ -175,10 +192,14 @@ def parse_options(kind: str, options: str, *, scope: str = "default") -> ExportO
             parsed = parser.parse_args(arguments)
     except CommandError as error:
         message = str(error).removeprefix("Error: ")
-        raise ExportError(f"{name} refuses the options: {message}.") from None
+        raise ExportError(
+            _("%(command)s refuses the options: %(message)s.")
+            % {"command": name, "message": message}
+        ) from None
     except SystemExit:  # --help and --version print and exit: nothing a schedule can run
         raise ExportError(
-            f"{name} would only print its help or version with these options."
+            _("%(command)s would only print its help or version with these options.")
+            % {"command": name}
         ) from None
     for option in process_options:
         if getattr(parsed, option.dest) is not _NOT_GIVEN:
@@ -195,7 +216,7 @@ def parse_options(kind: str, options: str, *, scope: str = "default") -> ExportO
     check_options(export)
     config = inspect_settings().settings  # read even when other keys have errors (checks ask)
     if config is None or export.scope not in config.scopes:
-        raise ExportError(f"the scope {export.scope!r} does not exist.")
+        raise ExportError(_("the scope %(name)s does not exist.") % {"name": repr(export.scope)})
     return export
 
 

@@ -24,6 +24,7 @@ from typing import Any, Self, TypeVar
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cdp_bridge.exceptions import SegmentGroupLocked
@@ -61,11 +62,14 @@ def cdp_writes(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
 
 
 def locked_error(identifier: str, locked_at: datetime, action: str) -> SegmentGroupLocked:
-    """The refusal of ``action`` on a locked group."""
+    """The refusal of ``action`` (translated: ``change the segment group``) on a locked group."""
     return SegmentGroupLocked(
-        f"Cannot {action}: the segment group {identifier!r} is connected to a CDP "
-        f"activation (locked since {local_time(locked_at)}) and is managed "
-        "by the CDP alone. Create a new group instead."
+        gettext(
+            "Cannot %(action)s: the segment group %(identifier)s is connected to a CDP activation "
+            "(locked since %(locked_at)s) and is managed by the CDP alone. Create a new group "
+            "instead."
+        )
+        % {"action": action, "identifier": repr(identifier), "locked_at": local_time(locked_at)}
     )
 
 
@@ -173,7 +177,7 @@ class SegmentGroupQuerySet(ReadOnlyResults["SegmentGroup"]):
             lambda: SegmentGroup._base_manager.db_manager(self.db).filter(
                 models.Q(pk__in=_pks(objs)) | models.Q(identifier__in=[g.identifier for g in objs])
             ),
-            "change the segment group",
+            gettext("change the segment group"),
             create,
         )
 
@@ -181,7 +185,7 @@ class SegmentGroupQuerySet(ReadOnlyResults["SegmentGroup"]):
         self.refuse_writes("update segment groups")
         return write_unless_locked(
             self._changed,
-            "change the segment group",
+            gettext("change the segment group"),
             lambda: super(SegmentGroupQuerySet, self).update(**kwargs),
         )
 
@@ -189,7 +193,7 @@ class SegmentGroupQuerySet(ReadOnlyResults["SegmentGroup"]):
         self.refuse_writes("delete segment groups")
         return write_unless_locked(
             self._changed,
-            "delete the segment group",
+            gettext("delete the segment group"),
             lambda: super(SegmentGroupQuerySet, self).delete(),
         )
 
@@ -250,7 +254,7 @@ class SegmentGroup(models.Model):
         """Save the group; once it is locked, it refuses every change."""
         write_unless_locked(
             _groups(kwargs.get("using"), lambda: [self.pk]),
-            "change the segment group",
+            gettext("change the segment group"),
             lambda: super(SegmentGroup, self).save(*args, **kwargs),
         )
 
@@ -258,7 +262,7 @@ class SegmentGroup(models.Model):
         """Delete the group (its segments must be deleted first); a locked one refuses."""
         return write_unless_locked(
             _groups(using, lambda: [self.pk]),
-            "delete the segment group",
+            gettext("delete the segment group"),
             lambda: super(SegmentGroup, self).delete(using, keep_parents),
         )
 
@@ -279,7 +283,7 @@ class SegmentQuerySet(ReadOnlyResults["Segment"]):
         target = [_pk(kwargs[name]) for name in ("group", "group_id") if name in kwargs]
         return write_unless_locked(
             _groups(self.db, lambda: [*target, *self.values_list("group_id", flat=True)]),
-            "change the segment",
+            gettext("change the segment"),
             lambda: super(SegmentQuerySet, self).update(**kwargs),
         )
 
@@ -287,7 +291,7 @@ class SegmentQuerySet(ReadOnlyResults["Segment"]):
         self.refuse_writes("delete segments")
         return write_unless_locked(
             _groups(self.db, lambda: self.values("group_id")),
-            "delete the segment",
+            gettext("delete the segment"),
             lambda: super(SegmentQuerySet, self).delete(),
         )
 
@@ -307,7 +311,7 @@ class SegmentQuerySet(ReadOnlyResults["Segment"]):
                     .values_list("group_id", flat=True),
                 ],
             ),
-            "add segments to the segment group",
+            gettext("add segments to the segment group"),
             lambda: super(SegmentQuerySet, self).bulk_create(objs, *args, **kwargs),
         )
 
@@ -383,7 +387,7 @@ class Segment(models.Model):
         """Save the segment: its group, and the group it was in, must be unlocked."""
         write_unless_locked(
             _groups(kwargs.get("using"), lambda: [self.group_id, *self._stored("group_id")]),
-            "save the segment",
+            gettext("save the segment"),
             lambda: super(Segment, self).save(*args, **kwargs),
         )
 
@@ -391,7 +395,7 @@ class Segment(models.Model):
         """Delete the segment and its memberships: its group must be unlocked."""
         return write_unless_locked(
             _groups(using, lambda: self._stored("group_id")),
-            "delete the segment",
+            gettext("delete the segment"),
             lambda: super(Segment, self).delete(using, keep_parents),
         )
 
@@ -407,7 +411,7 @@ class SegmentMembershipQuerySet(ReadOnlyResults["SegmentMembership"]):
             groups_of_segments(
                 self.db, lambda: [*target, *self.values_list("segment_id", flat=True)]
             ),
-            "change the segment's members",
+            gettext("change the segment's members"),
             lambda: super(SegmentMembershipQuerySet, self).update(**kwargs),
         )
 
@@ -415,7 +419,7 @@ class SegmentMembershipQuerySet(ReadOnlyResults["SegmentMembership"]):
         self.refuse_writes("delete memberships")
         return write_unless_locked(
             groups_of_segments(self.db, lambda: self.values("segment_id")),
-            "remove members from the segment",
+            gettext("remove members from the segment"),
             lambda: super(SegmentMembershipQuerySet, self).delete(),
         )
 
@@ -435,7 +439,7 @@ class SegmentMembershipQuerySet(ReadOnlyResults["SegmentMembership"]):
                     .values_list("segment_id", flat=True),
                 ],
             ),
-            "add members to the segment",
+            gettext("add members to the segment"),
             lambda: super(SegmentMembershipQuerySet, self).bulk_create(objs, *args, **kwargs),
         )
 
@@ -473,7 +477,7 @@ class SegmentMembership(models.Model):
         """Save the membership: its segment (before and after) must be in an unlocked group."""
         write_unless_locked(
             groups_of_segments(kwargs.get("using"), self._segment_ids),
-            "change the segment's members",
+            gettext("change the segment's members"),
             lambda: super(SegmentMembership, self).save(*args, **kwargs),
         )
 
@@ -484,7 +488,7 @@ class SegmentMembership(models.Model):
         """
         return write_unless_locked(
             groups_of_segments(using, self._segment_ids),
-            "remove members from the segment",
+            gettext("remove members from the segment"),
             lambda: super(SegmentMembership, self).delete(using, keep_parents),
         )
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cdp_bridge import USER_AGENT
@@ -78,15 +79,18 @@ def activate_all(
     """Run the activation ``name`` (every activation when None); ActivationFailed if one fails."""
     chosen = [a for a in audience_file.activations if name is None or a.name == name]
     if not chosen:
-        known = ", ".join(a.name for a in audience_file.activations) or "none"
+        known = ", ".join(a.name for a in audience_file.activations) or _("none")
+        names = {"path": audience_file.path, "name": repr(name), "known": known}
         raise ActivationFailed(
-            f"{audience_file.path} has no activation {name!r} (activations: {known})."
+            _("%(path)s has no activation %(name)s (activations: %(known)s).") % names
             if name
-            else f"{audience_file.path} defines no activations."
+            else _("%(path)s defines no activations.") % names
         )
     problems = audience_file.column_problems(store.person_columns())
     if problems:
-        raise ActivationFailed(f"{problems[0]} Fix the audience file; nothing was sent.")
+        raise ActivationFailed(
+            _("%(problem)s Fix the audience file; nothing was sent.") % {"problem": problems[0]}
+        )
     return [
         Activation(store, audience_file, activation, base_url, sleep).run() for activation in chosen
     ]
@@ -267,8 +271,16 @@ class Activation:
                 if status not in RETRY_STATUSES:
                     self.record(delivery, started, record, response, answer, f"refused: {reason}")
                     raise ActivationFailed(
-                        f"Activation {self.definition.name!r}: the site at {self.url} refused "
-                        f"the delivery with {status} {reason}"
+                        _(
+                            "Activation %(name)s: the site at %(url)s refused the delivery with "
+                            "%(status)s %(reason)s"
+                        )
+                        % {
+                            "name": repr(self.definition.name),
+                            "url": self.url,
+                            "status": status,
+                            "reason": reason,
+                        }
                     )
                 last = f"{status} {reason}"
                 self.record(
@@ -283,9 +295,17 @@ class Activation:
                     else min(delay, MAX_DELAY)
                 )
         raise ActivationFailed(
-            f"Activation {self.definition.name!r}: the site at {self.url} did not accept the "
-            f"delivery after {attempts} attempts (last: {last}). Check that the site is up and "
-            "activate again."
+            _(
+                "Activation %(name)s: the site at %(url)s did not accept the delivery after "
+                "%(attempts)d attempts (last: %(last)s). Check that the site is up and activate "
+                "again."
+            )
+            % {
+                "name": repr(self.definition.name),
+                "url": self.url,
+                "attempts": attempts,
+                "last": last,
+            }
         )
 
     def post(self, body: bytes, headers: dict[str, str]) -> requests.Response:
@@ -317,9 +337,15 @@ class Activation:
         if not isinstance(token, str):
             error = answer.get("error") or body_excerpt(response)
             description = answer.get("error_description")
+            answered = f"{error}: {description}" if description else str(error)
             raise ActivationFailed(
-                f"Activation {self.definition.name!r}: the token endpoint {token_url} answered "
-                f"{response.status_code} {error}{f': {description}' if description else ''}"
+                _("Activation %(name)s: the token endpoint %(url)s answered %(status)d %(error)s")
+                % {
+                    "name": repr(self.definition.name),
+                    "url": token_url,
+                    "status": response.status_code,
+                    "error": answered,
+                }
             )
         self.token = token
         return token

@@ -10,6 +10,8 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 FAULT_KINDS = ("503", "429", "drop", "slow")
 
 
@@ -34,22 +36,28 @@ class Faults:
     def parse(cls, spec: str, **options: float) -> Faults:
         shares: dict[str, float] = {}
         for item in filter(None, (part.strip() for part in spec.split(","))):
-            kind, _, share = item.partition(":")
+            kind, _colon, share = item.partition(":")
             if kind not in FAULT_KINDS:
                 raise FaultSpecInvalid(
-                    f"unknown failure {kind!r} in {spec!r}: use {', '.join(FAULT_KINDS)}."
+                    _("unknown failure %(kind)s in %(spec)s: use %(kinds)s.")
+                    % {"kind": repr(kind), "spec": repr(spec), "kinds": ", ".join(FAULT_KINDS)}
                 )
             try:
                 value = float(share)
             except ValueError:
                 raise FaultSpecInvalid(
-                    f"{item!r}: write the share of requests as a number, e.g. {kind}:0.2."
+                    _("%(item)s: write the share of requests as a number, e.g. %(kind)s:0.2.")
+                    % {"item": repr(item), "kind": kind}
                 ) from None
             if not 0 <= value <= 1:
-                raise FaultSpecInvalid(f"{item!r}: a share is between 0 and 1.")
+                raise FaultSpecInvalid(
+                    _("%(item)s: a share is between 0 and 1.") % {"item": repr(item)}
+                )
             shares[kind] = value
         if sum(shares.values()) > 1:
-            raise FaultSpecInvalid(f"{spec!r}: the shares add up to more than 1.")
+            raise FaultSpecInvalid(
+                _("%(spec)s: the shares add up to more than 1.") % {"spec": repr(spec)}
+            )
         return cls(shares, **options)  # type: ignore[arg-type]
 
     def draw(self) -> str | None:

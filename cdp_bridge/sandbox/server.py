@@ -98,8 +98,11 @@ class Sandbox:
             host, port = address
             if error.errno == errno.EADDRINUSE:
                 raise SandboxError(
-                    f"Port {port} on {host} is already in use (another cdp_sandbox, or the "
-                    "site?): stop that, or choose another port with --addrport."
+                    _(
+                        "Port %(port)s on %(host)s is already in use (another cdp_sandbox, or "
+                        "the site?): stop that, or choose another port with --addrport."
+                    )
+                    % {"port": port, "host": host}
                 ) from None
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             reason = error.strerror or str(error)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cdp_bridge.exceptions import ConfigurationError
 from cdp_bridge.schedule.cron import CRON_MACROS
@@ -28,8 +29,10 @@ def require_aware_times() -> None:
     """The schedule compares instants across processes and clock changes: it needs USE_TZ."""
     if not settings.USE_TZ:
         raise ConfigurationError(
-            "The export schedule needs USE_TZ = True (Django's default), so that its times "
-            "are instants, whatever the time zone and daylight saving do."
+            _(
+                "The export schedule needs USE_TZ = True (Django's default), so that its times "
+                "are instants, whatever the time zone and daylight saving do."
+            )
         )
 
 

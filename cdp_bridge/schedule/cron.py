@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 CRON_MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -15,19 +17,23 @@ CRON_MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-MALFORMED_HINT = (
+MALFORMED_HINT = gettext_lazy(
     "Use five crontab fields: minute hour day-of-month month day-of-week, e.g. '*/15 * * * *'."
 )
-NEVER_FIRES_HINT = "Pick a date that exists, e.g. '0 0 28 2 *' for the 28th of February."
+NEVER_FIRES_HINT = gettext_lazy(
+    "Pick a date that exists, e.g. '0 0 28 2 *' for the 28th of February."
+)
 
 
 def malformed_interval(interval: str) -> str | None:
     """Why ``interval`` is not a crontab interval croniter accepts, or None if it is one."""
     fields = interval.split()
     if not (len(fields) == 5 or (len(fields) == 1 and fields[0] in CRON_MACROS)):
-        return f"{interval!r} is not a five-field crontab interval."
+        return _("%(interval)s is not a five-field crontab interval.") % {
+            "interval": repr(interval)
+        }
     if not croniter.is_valid(interval):
-        return f"{interval!r} is not a valid crontab interval."
+        return _("%(interval)s is not a valid crontab interval.") % {"interval": repr(interval)}
     return None
 
 
@@ -36,5 +42,5 @@ def never_fires(interval: str) -> str | None:
     try:
         croniter(interval, datetime(2026, 1, 1)).get_next(datetime)
     except (CroniterBadDateError, CroniterBadCronError):
-        return f"{interval!r} never fires (no such date exists)."
+        return _("%(interval)s never fires (no such date exists).") % {"interval": repr(interval)}
     return None

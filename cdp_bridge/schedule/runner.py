@@ -13,10 +13,12 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from cdp_bridge.exceptions import ExportError
 from cdp_bridge.export.plan import ExportOptions
@@ -28,10 +30,20 @@ from cdp_bridge.schedule import leases
 from cdp_bridge.schedule.clock import latest_fire_time
 from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports, unread_schedule
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
+
 logger = logging.getLogger("cdp_bridge.schedule")
 
 Status = Literal["succeeded", "failed", "not due", "busy", "refused"]
 Result = ScheduleState.Result
+STATUS_WORDS: dict[str, StrPromise] = {
+    "succeeded": pgettext_lazy("schedule entry", "succeeded"),
+    "failed": pgettext_lazy("schedule entry", "failed"),
+    "not due": pgettext_lazy("schedule entry", "not due"),
+    "busy": pgettext_lazy("schedule entry", "busy"),
+    "refused": pgettext_lazy("schedule entry", "refused"),
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,11 @@ class EntryOutcome:
     name: str
     status: Status
     detail: str = ""
+
+    @property
+    def shown_status(self) -> str:
+        """The status as a person reads it, in the active language."""
+        return str(STATUS_WORDS[self.status])
 
 
 def run_due_entries(now: datetime | None = None) -> list[EntryOutcome]:
@@ -83,7 +100,7 @@ def run_if_due(scheduled: ScheduledExport, owner: str, now: datetime) -> EntryOu
         busy = state.lease_expires_at is not None and state.lease_expires_at >= now
         return EntryOutcome(scheduled.name, "busy" if busy else "not due")
     logger.info("Running schedule entry %s (fired %s)", scheduled.name, fire_time.isoformat())
-    result, detail = Result.INTERRUPTED, "Interrupted."  # unless the export returns
+    result, detail = Result.INTERRUPTED, _("Interrupted.")  # unless the export returns
     try:
         with leases.renewed_lease(entry, owner):
             result, detail = _export(scheduled.name, options)
@@ -102,7 +119,9 @@ def _export(name: str, options: ExportOptions) -> tuple[ScheduleState.Result, st
     except ExportError as failure:
         return Result.FAILED, str(failure)
     except DatabaseError as failure:
-        return Result.FAILED, f"The export stopped: {database_refused(failure)}"
+        return Result.FAILED, _("The export stopped: %(reason)s") % {
+            "reason": database_refused(failure)
+        }
     except Exception as failure:  # an export bug must not stop the other entries
         logger.exception("Schedule entry %s crashed", name)
         return Result.FAILED, f"{type(failure).__name__}: {failure}"

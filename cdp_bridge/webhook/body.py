@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from cdp_bridge.exceptions import (
     InvalidJson,
@@ -26,6 +27,7 @@ from cdp_bridge.exceptions import (
     UnreadableBody,
     UnsupportedMediaType,
 )
+from cdp_bridge.translation import interpolate_lazy
 
 CHUNK = 256 * 1024
 JSON_MEDIA_TYPES = frozenset({"application/json"})
@@ -44,12 +46,21 @@ def check_media_type(request: HttpRequest) -> None:
     media_type = request.META.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if media_type not in JSON_MEDIA_TYPES:
         raise UnsupportedMediaType(
-            f"Send Content-Type: application/json, not {media_type or 'nothing'!r}."
+            interpolate_lazy(
+                gettext_lazy("Send Content-Type: application/json, not %(media_type)s."),
+                {"media_type": repr(media_type or "nothing")},
+            )
         )
     encoding = content_encoding(request)
     if encoding not in ENCODINGS:
         raise UnsupportedMediaType(
-            f"Content-Encoding {encoding!r} is not supported; send the body as it is, or gzip."
+            interpolate_lazy(
+                gettext_lazy(
+                    "Content-Encoding %(encoding)s is not supported; send the body as it is, "
+                    "or gzip."
+                ),
+                {"encoding": repr(encoding)},
+            )
         )
 
 
@@ -80,8 +91,13 @@ def read_body(request: HttpRequest, limit: int) -> bytes:
     # short must not be applied as if it were the whole.
     if not chunked and size < declared_length(request):
         raise UnreadableBody(
-            f"The body ended after {size} of the {declared_length(request)} bytes its "
-            "Content-Length announces: the connection was closed before it was sent whole."
+            interpolate_lazy(
+                gettext_lazy(
+                    "The body ended after %(size)d of the %(length)d bytes its Content-Length "
+                    "announces: the connection was closed before it was sent whole."
+                ),
+                {"size": size, "length": declared_length(request)},
+            )
         )
     return b"".join(chunks)
 
@@ -100,7 +116,11 @@ def _read(stream: Readable, size: int) -> bytes:
         if not _is_unreadable_input(error):
             raise
         reason = str(error) or type(error).__name__
-        raise UnreadableBody(f"The body could not be read: {reason}.") from None
+        raise UnreadableBody(
+            interpolate_lazy(
+                gettext_lazy("The body could not be read: %(reason)s."), {"reason": reason}
+            )
+        ) from None
 
 
 def _is_unreadable_input(error: Exception) -> bool:
@@ -129,9 +149,11 @@ def _decoded_chunked_stream(request: HttpRequest) -> Readable:
         stream: Readable = request.environ["wsgi.input"]
         return stream
     raise LengthRequired(
-        "This web server cannot read a chunked body (Transfer-Encoding: chunked): send the "
-        "body with a Content-Length, or serve the site with a server that decodes chunked "
-        "bodies (gunicorn, uWSGI, mod_wsgi, or any ASGI server)."
+        gettext_lazy(
+            "This web server cannot read a chunked body (Transfer-Encoding: chunked): send the "
+            "body with a Content-Length, or serve the site with a server that decodes chunked "
+            "bodies (gunicorn, uWSGI, mod_wsgi, or any ASGI server)."
+        )
     )
 
 
@@ -167,7 +189,10 @@ def decompress(raw: bytes, encoding: str, limit: int) -> bytes:
             remaining = decompressor.unused_data
     except zlib.error as error:
         raise InvalidJson(
-            f"The body is not valid gzip (Content-Encoding: gzip): {error}."
+            interpolate_lazy(
+                gettext_lazy("The body is not valid gzip (Content-Encoding: gzip): %(error)s."),
+                {"error": error},
+            )
         ) from None
     return b"".join(members)
 
@@ -177,17 +202,33 @@ def parse_json(body: bytes) -> Any:
     try:
         document = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError as error:
-        raise InvalidJson(f"The body is not UTF-8 (byte {error.start}).") from None
-    except json.JSONDecodeError as error:
         raise InvalidJson(
-            f"The body is not JSON: {error.msg} at line {error.lineno} column {error.colno}."
+            interpolate_lazy(
+                gettext_lazy("The body is not UTF-8 (byte %(byte)d)."), {"byte": error.start}
+            )
+        ) from None
+    except json.JSONDecodeError as error:
+        # The decoder's own reason (``Expecting value``) is Python's, in English.
+        raise InvalidJson(
+            interpolate_lazy(
+                gettext_lazy(
+                    "The body is not JSON: %(reason)s at line %(line)d column %(column)d."
+                ),
+                {"reason": error.msg, "line": error.lineno, "column": error.colno},
+            )
         ) from None
     except (ValueError, RecursionError) as error:
-        raise InvalidJson(f"The body is not usable JSON: {error}.") from None
+        raise InvalidJson(
+            interpolate_lazy(
+                gettext_lazy("The body is not usable JSON: %(error)s."), {"error": error}
+            )
+        ) from None
     if _UNSTORABLE_ESCAPE.search(body):
         details = list(_unstorable_text(document, ""))
         if details:
-            raise InvalidPayload("The body contains text that cannot be stored.", details)
+            raise InvalidPayload(
+                gettext_lazy("The body contains text that cannot be stored."), details
+            )
     return document
 
 
@@ -199,7 +240,7 @@ def _unstorable_text(value: Any, path: str) -> Any:
     """Each string (or key) holding NUL or an unpaired surrogate, with its JSON pointer."""
     if isinstance(value, str):
         if "\x00" in value or not _encodable(value):
-            yield {"path": path, "message": "Contains NUL or an unpaired surrogate."}
+            yield {"path": path, "message": gettext_lazy("Contains NUL or an unpaired surrogate.")}
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _unstorable_text(item, f"{path}/{index}")
@@ -207,7 +248,10 @@ def _unstorable_text(value: Any, path: str) -> Any:
         for key, item in value.items():
             child = f"{path}/{pointer_token(key)}"
             if "\x00" in key or not _encodable(key):
-                yield {"path": child, "message": "The key contains NUL or an unpaired surrogate."}
+                yield {
+                    "path": child,
+                    "message": gettext_lazy("The key contains NUL or an unpaired surrogate."),
+                }
             yield from _unstorable_text(item, child)
 
 
@@ -232,8 +276,15 @@ def pointer_token(key: str) -> str:
 
 
 def _too_large(limit: int, *, decompressed: bool = False) -> PayloadTooLarge:
-    which = "decompressed body" if decompressed else "body"
-    return PayloadTooLarge(
-        f"The {which} is larger than {limit} bytes (webhook.max_body_bytes). Split the "
-        "audience into snapshot parts.",
+    message = (
+        gettext_lazy(
+            "The decompressed body is larger than %(limit)d bytes (webhook.max_body_bytes). "
+            "Split the audience into snapshot parts."
+        )
+        if decompressed
+        else gettext_lazy(
+            "The body is larger than %(limit)d bytes (webhook.max_body_bytes). Split the "
+            "audience into snapshot parts."
+        )
     )
+    return PayloadTooLarge(interpolate_lazy(message, {"limit": limit}))

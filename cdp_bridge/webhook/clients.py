@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_lazy
 
 from cdp_bridge import conf
 from cdp_bridge.conf import Activation, ScopeSettings
 from cdp_bridge.exceptions import SegmentGroupMismatch, SegmentGroupNotFound
 from cdp_bridge.models import SegmentGroup
+from cdp_bridge.translation import interpolate_lazy
 
 # Compared against when the client id is unknown, so that the answer takes as long.
 _UNKNOWN_CLIENT_SECRET = "cdp_bridge-unknown-client-0000000000"  # noqa: S105 (no secret)
@@ -46,20 +48,34 @@ class ActivationClient:
         expected = self.activation.segment_group_identifier
         if named != expected:
             raise SegmentGroupMismatch(
-                f"This activation writes to the segment group {expected!r}, not {named!r}; "
-                "correct the Segment Group Identifier in the CDP's activation."
+                interpolate_lazy(
+                    gettext_lazy(
+                        "This activation writes to the segment group %(expected)s, not "
+                        "%(named)s; correct the Segment Group Identifier in the CDP's activation."
+                    ),
+                    {"expected": repr(expected), "named": repr(named)},
+                )
             )
         group = SegmentGroup.objects.filter(identifier=expected).first()
         if group is None:
             raise SegmentGroupNotFound(
-                f"The segment group {expected!r} does not exist on this site yet; create it in "
-                "the admin (CDP bridge > Segment groups), then send the delivery again."
+                interpolate_lazy(
+                    gettext_lazy(
+                        "The segment group %(expected)s does not exist on this site yet; create "
+                        "it in the admin (CDP bridge > Segment groups), then send the delivery "
+                        "again."
+                    ),
+                    {"expected": repr(expected)},
+                )
             )
         return group
 
 
 class InvalidClient(Exception):
-    """The client id is unknown or the secret is not one of its client secrets."""
+    """The client id is unknown or the secret is not one of its client secrets.
+
+    Its message is lazy: answered in the request's language, logged in English.
+    """
 
 
 def find_client(client_id: str) -> ActivationClient | None:
@@ -78,5 +94,5 @@ def authenticate_client(client_id: str, secret: str) -> ActivationClient:
     secrets = client.activation.client_secrets if client else (_UNKNOWN_CLIENT_SECRET,)
     matched = [constant_time_compare(secret, candidate) for candidate in secrets]
     if client is None or not any(matched):
-        raise InvalidClient("unknown client id or wrong client secret.")
+        raise InvalidClient(gettext_lazy("unknown client id or wrong client secret."))
     return client

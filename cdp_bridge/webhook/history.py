@@ -18,6 +18,7 @@ from cdp_bridge import signals
 from cdp_bridge.exceptions import WebhookRejected
 from cdp_bridge.models import WebhookDelivery, WebhookSignature
 from cdp_bridge.models.webhook import MAX_DELIVERY_ID_LENGTH
+from cdp_bridge.translation import in_english
 from cdp_bridge.webhook.clients import ActivationClient
 from cdp_bridge.webhook.sync import SyncResult
 
@@ -44,7 +45,7 @@ def record_rejection(
             body_hash=hashlib.sha256(body).hexdigest() if body else "",
             status=Status.REJECTED,
             body=text,
-            error=error.message,
+            error=in_english(error.message),
             result=error.as_result(),
             processed_at=timezone.now(),
         )
@@ -117,7 +118,7 @@ def record_failure(record: WebhookDelivery, error: Exception) -> None:
 
 def _describe(error: Exception) -> str:
     if isinstance(error, WebhookRejected):
-        return error.message
+        return in_english(error.message)
     return f"{type(error).__name__}: {error}"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 
 import requests
+from django.utils.translation import gettext as _
 
 import cdp_bridge
 from cdp_bridge.conf import Activation
@@ -54,7 +55,10 @@ class TokenRefused(Exception):
 
     def __init__(self, response: requests.Response) -> None:
         self.status = response.status_code
-        super().__init__(f"The token endpoint answered {self.status} {oauth_error(response)}")
+        super().__init__(
+            _("The token endpoint answered %(status)d %(error)s")
+            % {"status": self.status, "error": oauth_error(response)}
+        )
 
 
 def fetch_token(url: str, activation: Activation, timeout: float = 60.0) -> str:

@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from cdp_bridge.conf.schema import frozen_mapping
 from cdp_bridge.exceptions import InvalidPayload
 from cdp_bridge.field_types import MAX_BIGINT
+from cdp_bridge.translation import interpolate_lazy
 from cdp_bridge.webhook.body import pointer_token
 from cdp_bridge.webhook.payload import METADATA_FIELDS, Audience, Delivery, SnapshotRef
 
@@ -30,7 +33,7 @@ MAX_MEMBER_ERRORS = 20
 class Text(serializers.CharField):
     """A JSON string, and nothing that DRF would turn into one (a number, a boolean)."""
 
-    default_error_messages = {"not_a_string": "Expected a string, not {kind}."}
+    default_error_messages = {"not_a_string": gettext_lazy("Expected a string, not {kind}.")}
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -41,7 +44,7 @@ class Text(serializers.CharField):
 class Integer(serializers.IntegerField):
     """A JSON integer, and nothing that DRF would turn into one (text, a decimal, a boolean)."""
 
-    default_error_messages = {"not_an_integer": "Expected an integer, not {kind}."}
+    default_error_messages = {"not_an_integer": gettext_lazy("Expected an integer, not {kind}.")}
 
     def to_internal_value(self, data: Any) -> int:
         if type(data) is not int:  # bool is a subclass of int, and no integer here
@@ -60,9 +63,11 @@ class PersonIdentifierList(serializers.Field):  # type: ignore[type-arg]
     """A list of person identifiers, each a string or an integer."""
 
     default_error_messages = {
-        "not_a_list": "Expected a list of person identifiers, not {kind}.",
-        "bad_member": "A person identifier must be a string or an integer, not {kind}.",
-        "too_long": f"A person identifier is at most {MAX_IDENTIFIER_LENGTH} characters.",
+        "not_a_list": gettext_lazy("Expected a list of person identifiers, not {kind}."),
+        "bad_member": gettext_lazy(
+            "A person identifier must be a string or an integer, not {kind}."
+        ),
+        "too_long": gettext_lazy("A person identifier is at most {max_length} characters."),
     }
 
     def to_internal_value(self, data: Any) -> tuple[str | int, ...]:
@@ -75,7 +80,9 @@ class PersonIdentifierList(serializers.Field):  # type: ignore[type-arg]
             if kind is str:
                 if len(item) <= MAX_IDENTIFIER_LENGTH:
                     continue
-                message = str(self.error_messages["too_long"])
+                message = str(self.error_messages["too_long"]).format(
+                    max_length=MAX_IDENTIFIER_LENGTH
+                )
             elif kind is int:
                 continue
             else:
@@ -84,7 +91,15 @@ class PersonIdentifierList(serializers.Field):  # type: ignore[type-arg]
             if bad <= MAX_MEMBER_ERRORS:
                 errors[str(index)] = [message]
         if bad > MAX_MEMBER_ERRORS:
-            errors["*"] = [f"{bad - MAX_MEMBER_ERRORS} more bad person identifiers."]
+            more = bad - MAX_MEMBER_ERRORS
+            errors["*"] = [
+                ngettext(
+                    "%(count)d more bad person identifier.",
+                    "%(count)d more bad person identifiers.",
+                    more,
+                )
+                % {"count": more}
+            ]
         if errors:
             raise serializers.ValidationError(errors)
         return tuple(data)
@@ -107,7 +122,12 @@ class SnapshotSerializer(serializers.Serializer):  # type: ignore[type-arg]
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["part"] > attrs["parts"]:
             raise serializers.ValidationError(
-                {"part": [f"Part {attrs['part']} of {attrs['parts']} parts does not exist."]}
+                {
+                    "part": [
+                        _("Part %(part)d of %(parts)d parts does not exist.")
+                        % {"part": attrs["part"], "parts": attrs["parts"]}
+                    ]
+                }
             )
         return attrs
 
@@ -145,18 +165,23 @@ class AudienceSerializer(serializers.Serializer):  # type: ignore[type-arg]
         errors: dict[str, Any] = {}
         if attrs["sync"] == "full":
             if "members" not in attrs:
-                errors["members"] = ["A full audience lists its members."]
+                errors["members"] = [_("A full audience lists its members.")]
             for key in ("added", "removed"):
                 if key in attrs:
-                    errors[key] = [f"A full audience has members, not {key}; use sync: delta."]
+                    errors[key] = [
+                        _("A full audience has members, not %(key)s; use sync: delta.")
+                        % {"key": key}
+                    ]
         else:
             for key in ("members", "snapshot"):
                 if key in attrs:
-                    errors[key] = [f"A delta audience has added and removed, not {key}."]
+                    errors[key] = [
+                        _("A delta audience has added and removed, not %(key)s.") % {"key": key}
+                    ]
             in_both = _normalised(attrs.get("added", ())) & _normalised(attrs.get("removed", ()))
             if in_both:
                 errors["removed"] = {
-                    index: ["Also in added: a delta cannot both add and remove one person."]
+                    index: [_("Also in added: a delta cannot both add and remove one person.")]
                     for index, member in enumerate(attrs["removed"])
                     if str(member) in in_both
                 }
@@ -186,13 +211,17 @@ class DeliverySerializer(serializers.Serializer):  # type: ignore[type-arg]
         for index, audience in enumerate(attrs.get("audiences", ())):
             if audience["id"] in seen:
                 errors.setdefault("audiences", {})[index] = {
-                    "id": [f"Audience {audience['id']!r} also is at index {seen[audience['id']]}."]
+                    "id": [
+                        _("Audience %(audience)s also is at index %(index)d.")
+                        % {"audience": repr(audience["id"]), "index": seen[audience["id"]]}
+                    ]
                 }
             seen.setdefault(audience["id"], index)
         for index, identifier in enumerate(attrs.get("removed_audiences", ())):
             if identifier in seen:
                 errors.setdefault("removed_audiences", {})[index] = [
-                    f"Audience {identifier!r} is both updated and removed."
+                    _("Audience %(audience)s is both updated and removed.")
+                    % {"audience": repr(identifier)}
                 ]
         if errors:
             raise serializers.ValidationError(errors)
@@ -216,8 +245,16 @@ def validate_delivery(document: Any) -> Delivery:
     serializer = DeliverySerializer(data=document)
     if not serializer.is_valid():
         details = list(error_details(serializer.errors))
+        count = len(details)
         raise InvalidPayload(
-            f"The delivery has {len(details)} problem{'s' if len(details) != 1 else ''}.",
+            interpolate_lazy(
+                ngettext_lazy(
+                    "The delivery has %(count)d problem.",
+                    "The delivery has %(count)d problems.",
+                    count,
+                ),
+                {"count": count},
+            ),
             details,
         )
     data = serializer.validated_data

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_lazy
+
+from cdp_bridge.translation import interpolate_lazy
 
 HEADER = "X-CDP-Signature"
 # Unix seconds have 10 digits until the year 2286; anything much longer is no timestamp.
@@ -21,7 +24,10 @@ MAX_TIMESTAMP_DIGITS = 12
 
 
 class SignatureError(Exception):
-    """The signature is missing, malformed, too old, or does not match; the message says which."""
+    """The signature is missing, malformed, too old, or does not match; the message says which.
+
+    Its message is lazy: answered in the request's language, logged in English.
+    """
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,13 @@ def verify_signature(
     The window applies both ways, so a clock running ahead cannot pre-sign requests either.
     """
     if not header:
-        raise SignatureError(f"the {HEADER} header is missing.")
+        raise SignatureError(
+            interpolate_lazy(gettext_lazy("the %(header)s header is missing."), {"header": HEADER})
+        )
     timestamp: int | None = None
     candidates: list[str] = []
     for item in header.split(","):
-        key, _, value = item.strip().partition("=")
+        key, _equals, value = item.strip().partition("=")
         # A longer run of digits would overflow a float, or exceed int()'s digit limit.
         if (
             key == "t"
@@ -70,15 +78,30 @@ def verify_signature(
         elif key == "v1":
             candidates.append(value)
     if timestamp is None or not candidates:
-        raise SignatureError(f"the {HEADER} header must read t=<unix seconds>,v1=<hex digest>.")
+        raise SignatureError(
+            interpolate_lazy(
+                gettext_lazy("the %(header)s header must read t=<unix seconds>,v1=<hex digest>."),
+                {"header": HEADER},
+            )
+        )
     now = time.time() if now is None else now
     if abs(now - timestamp) > tolerance:
         raise SignatureError(
-            f"the {HEADER} timestamp is more than {tolerance} s away from the server's clock."
+            interpolate_lazy(
+                gettext_lazy(
+                    "the %(header)s timestamp is more than %(tolerance)d s away from the "
+                    "server's clock."
+                ),
+                {"header": HEADER, "tolerance": tolerance},
+            )
         )
     expected = compute_signature(secret, timestamp, body)
     if not any(constant_time_compare(expected, candidate) for candidate in candidates):
-        raise SignatureError(f"the {HEADER} does not match the body.")
+        raise SignatureError(
+            interpolate_lazy(
+                gettext_lazy("the %(header)s does not match the body."), {"header": HEADER}
+            )
+        )
     # The signature the server computed, not the header: adding candidates changes nothing.
     return Signed(
         digest=hashlib.sha256(expected.encode()).hexdigest(),

@@ -13,9 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from cdp_bridge.exceptions import InvalidPayload
 from cdp_bridge.models import SegmentGroup, SnapshotPart
+from cdp_bridge.translation import interpolate_lazy
 from cdp_bridge.webhook.payload import Audience
 
 EXPIRY = timedelta(hours=24)
@@ -45,12 +47,21 @@ def receive_part(group: SegmentGroup, audience: Audience, path: str) -> PartRece
     announced = stored.exclude(parts=snapshot.parts).values_list("parts", flat=True).first()
     if announced is not None:
         raise InvalidPayload(
-            "The snapshot's parts disagree on how many parts there are.",
+            gettext_lazy("The snapshot's parts disagree on how many parts there are."),
             [
                 {
                     "path": f"{path}/snapshot/parts",
-                    "message": f"Snapshot {snapshot.id!r} was announced with {announced} parts, "
-                    f"not {snapshot.parts}.",
+                    "message": interpolate_lazy(
+                        gettext_lazy(
+                            "Snapshot %(snapshot)s was announced with %(announced)d parts, not "
+                            "%(parts)d."
+                        ),
+                        {
+                            "snapshot": repr(snapshot.id),
+                            "announced": announced,
+                            "parts": snapshot.parts,
+                        },
+                    ),
                 }
             ],
         )

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core import signing
+from django.utils.translation import gettext_lazy
 
 from cdp_bridge import conf
 from cdp_bridge.conf import Activation
@@ -29,9 +30,12 @@ MAX_TOKEN_LENGTH = 1024
 
 
 class InvalidToken(Exception):
-    """The token is malformed, expired, or signed with a secret that is no longer configured."""
+    """The token is malformed, expired, or signed with a secret that is no longer configured.
 
-    def __init__(self, message: str, client_id: str | None = None) -> None:
+    Its message is lazy: answered in the request's language, logged in English.
+    """
+
+    def __init__(self, message: object, client_id: str | None = None) -> None:
         super().__init__(message)
         self.client_id = client_id
 
@@ -58,9 +62,9 @@ class TokenSigner(signing.TimestampSigner):
                 raise ValueError("no timestamp")
             age = time.time() - signing.b62_decode(timestamp)
         except (ValueError, IndexError):  # b62_decode's errors for "" and non-base62 digits
-            raise MalformedToken("the bearer token is malformed.") from None
+            raise MalformedToken(gettext_lazy("the bearer token is malformed.")) from None
         if age < -CLOCK_SKEW:
-            raise TokenFromTheFuture("the bearer token is dated in the future.")
+            raise TokenFromTheFuture(gettext_lazy("the bearer token is dated in the future."))
         if isinstance(max_age, timedelta):
             max_age = max_age.total_seconds()
         if max_age is not None and age > max_age:
@@ -77,19 +81,21 @@ def verify_token(token: str) -> ActivationClient:
     """The activation a valid token was issued to; InvalidToken otherwise."""
     client_id = claimed_client_id(token)
     if client_id is None:
-        raise InvalidToken("the bearer token is malformed.")
+        raise InvalidToken(gettext_lazy("the bearer token is malformed."))
     client = find_client(client_id)
     if client is None:
-        raise InvalidToken("the bearer token names an unknown client id.", client_id)
+        raise InvalidToken(gettext_lazy("the bearer token names an unknown client id."), client_id)
     max_age = conf.cdp_settings().webhook.token_ttl
-    refusal = "the bearer token's signature does not match a configured client secret."
+    refusal: object = gettext_lazy(
+        "the bearer token's signature does not match a configured client secret."
+    )
     for secret in client.activation.client_secrets:
         try:
             TokenSigner(secret).unsign_object(token, max_age=max_age)
         except signing.SignatureExpired:
-            refusal = "the bearer token has expired."
+            refusal = gettext_lazy("the bearer token has expired.")
         except (TokenFromTheFuture, MalformedToken) as error:
-            refusal = str(error)
+            refusal = error.args[0]
         except signing.BadSignature:
             continue
         else:

@@ -2,7 +2,9 @@
 
 Views parse and answer; the work is done by ``body``, ``serializers`` and ``receiving``, which
 know no HTTP: they return what became of a delivery and raise domain errors, and only this
-module maps them to statuses and bodies. Every answer is JSON. A database that cannot be
+module maps them to statuses and bodies. Every answer is JSON; its ``message`` is in the
+request's language (``LANGUAGE_CODE``, or ``Accept-Language`` with ``LocaleMiddleware``), its
+``code`` fixed English. A database that cannot be
 reached is a 503 with ``Retry-After``; anything unforeseen (a bug, a broken configuration) is a
 500 without a traceback, reported through Django's ``got_request_exception`` and logged by
 Django's ``django.request`` logger like any other server error.
@@ -23,6 +25,8 @@ from django.core.signals import got_request_exception
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.log import log_response
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, parsers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny, BasePermission
@@ -46,6 +50,7 @@ from cdp_bridge.exceptions import (
     WebhookRejected,
 )
 from cdp_bridge.models.webhook import MAX_DELIVERY_ID_LENGTH
+from cdp_bridge.translation import interpolate_lazy
 from cdp_bridge.webhook import answers, history, receiving
 from cdp_bridge.webhook import body as bodies
 from cdp_bridge.webhook.authentication import (
@@ -84,8 +89,8 @@ class HttpError:
 
     status: int
     code: str
-    message: str
-    details: list[dict[str, str]] = field(default_factory=list)
+    message: object  # text, or a lazy translation turned into text in the answer
+    details: list[dict[str, Any]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -138,9 +143,11 @@ class JsonErrorView(APIView):
 
     def error_body(self, error: HttpError) -> Any:
         """``{"error": {"code", "message", "details"}}``."""
-        body: dict[str, Any] = {"code": error.code, "message": error.message}
+        body: dict[str, Any] = {"code": error.code, "message": str(error.message)}
         if error.details:
-            body["details"] = error.details
+            body["details"] = [
+                {key: str(value) for key, value in detail.items()} for detail in error.details
+            ]
         return self.render(answers.ErrorAnswer, {"error": body})
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -180,7 +187,7 @@ class JsonErrorView(APIView):
             return HttpError(
                 503,
                 "unavailable",
-                "The site's database is unavailable; send the request again later.",
+                _("The site's database is unavailable; send the request again later."),
                 headers={"Retry-After": RETRY_AFTER},
             )
         return None
@@ -196,7 +203,7 @@ class JsonErrorView(APIView):
         error = HttpError(
             500,
             "internal_error",
-            "The site failed to process the request; its administrators have the error.",
+            _("The site failed to process the request; its administrators have the error."),
         )
         response = Response(self.error_body(error), status=500)
         log_response(
@@ -237,13 +244,20 @@ class WebhookView(JsonErrorView):
             body = bodies.decompress(raw, bodies.content_encoding(http), config.max_body_bytes)
             _log_request(client, http, body)
             if len(delivery_id) > MAX_DELIVERY_ID_LENGTH:
+                limit = {"limit": MAX_DELIVERY_ID_LENGTH}
                 raise InvalidPayload(
-                    f"The X-CDP-Delivery-Id header is longer than {MAX_DELIVERY_ID_LENGTH} "
-                    "characters.",
+                    interpolate_lazy(
+                        gettext_lazy(
+                            "The X-CDP-Delivery-Id header is longer than %(limit)d characters."
+                        ),
+                        limit,
+                    ),
                     [
                         {
                             "path": "X-CDP-Delivery-Id",
-                            "message": f"At most {MAX_DELIVERY_ID_LENGTH} characters.",
+                            "message": interpolate_lazy(
+                                gettext_lazy("At most %(limit)d characters."), limit
+                            ),
                         }
                     ],
                 )
@@ -285,7 +299,7 @@ class WebhookView(JsonErrorView):
         try:
             return verify_signature(header, activation.signing_secret, raw, tolerance)
         except SignatureError as error:
-            log_failure(http, str(error), client.client_id)
+            log_failure(http, error, client.client_id)
             raise exceptions.AuthenticationFailed(str(error)) from None
 
 
@@ -300,11 +314,11 @@ class TokenView(JsonErrorView):
     def post(self, request: Request) -> Response:
         http = request._request
         if bodies.declared_length(http) > MAX_TOKEN_REQUEST_BYTES:
-            raise TokenError(400, "invalid_request", "The token request is too large.")
+            raise TokenError(400, "invalid_request", _("The token request is too large."))
         try:
             credentials = basic_credentials(http)
         except ValueError as error:
-            log_failure(http, str(error))
+            log_failure(http, error)
             raise TokenError(401, "invalid_client", str(error)) from None
         form: Mapping[str, Any] = request.data if isinstance(request.data, Mapping) else {}
         if credentials is None:
@@ -313,21 +327,23 @@ class TokenView(JsonErrorView):
                 raise TokenError(
                     401,
                     "invalid_client",
-                    "Authenticate the client with HTTP Basic, or with client_id and "
-                    "client_secret form fields.",
+                    _(
+                        "Authenticate the client with HTTP Basic, or with client_id and "
+                        "client_secret form fields."
+                    ),
                 )
         elif "client_secret" in form:
             raise TokenError(
                 400,
                 "invalid_request",
-                "Authenticate the client one way: Basic or form fields.",
+                _("Authenticate the client one way: Basic or form fields."),
             )
         else:
             client_id, secret = credentials
         try:
             client = authenticate_client(client_id, secret)
         except InvalidClient as error:
-            log_failure(http, str(error), client_id)
+            log_failure(http, error, client_id)
             raise TokenError(401, "invalid_client", str(error)) from None
         grant = TokenRequest(data=form)
         if not grant.is_valid():
@@ -336,9 +352,9 @@ class TokenView(JsonErrorView):
                 raise TokenError(
                     400,
                     "unsupported_grant_type",
-                    "Only grant_type=client_credentials is supported.",
+                    _("Only grant_type=client_credentials is supported."),
                 )
-            raise TokenError(400, "invalid_request", "grant_type is required.")
+            raise TokenError(400, "invalid_request", _("grant_type is required."))
         token = {
             "access_token": issue_token(client.activation, secret),
             "token_type": "Bearer",
@@ -357,8 +373,10 @@ class TokenView(JsonErrorView):
         if isinstance(exc, SuspiciousOperation):  # Django refused to read the form
             logger.warning("Token request refused: %s", exc)
             if isinstance(exc, TooManyFieldsSent):
-                return HttpError(400, "invalid_request", "The token request has too many fields.")
-            return HttpError(400, "invalid_request", "The token request is malformed.")
+                return HttpError(
+                    400, "invalid_request", _("The token request has too many fields.")
+                )
+            return HttpError(400, "invalid_request", _("The token request is malformed."))
         return super().describe_error(exc)
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -374,7 +392,7 @@ class TokenView(JsonErrorView):
         """RFC 6749 §5.2: ``error`` and ``error_description``."""
         code = TOKEN_ERROR_CODES.get(error.code, error.code)
         return self.render(
-            answers.TokenErrorAnswer, {"error": code, "error_description": error.message}
+            answers.TokenErrorAnswer, {"error": code, "error_description": str(error.message)}
         )
 
 

@@ -6,13 +6,15 @@ from argparse import ArgumentParser
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from cdp_bridge.conf import cdp_settings
 from cdp_bridge.exceptions import ConfigurationError
+from cdp_bridge.management.base import TranslatedCommand
 from cdp_bridge.management.database import database_refused
 from cdp_bridge.management.loop import CommandLoop
 from cdp_bridge.management.output import as_styled
@@ -22,11 +24,11 @@ from cdp_bridge.schedule.listing import schedule_listing
 from cdp_bridge.schedule.runner import EntryOutcome, run_due_entries
 
 
-class Command(BaseCommand):
+class Command(TranslatedCommand):
     # One entry's problem must not stop the others: each entry is checked as it comes up, and
     # refused alone (manage.py check reports the same problems: E005, E006, E014, E019).
     requires_system_checks: list[str] = []
-    help = (
+    help = gettext_lazy(
         "Run each scheduled export whose interval fired since it last ran. Meant for system "
         "cron every minute; --loop stays up instead, --list shows the schedule."
     )
@@ -37,12 +39,12 @@ class Command(BaseCommand):
             "--list",
             action="store_true",
             dest="list_entries",
-            help="print each entry, its interval in words, last run and next run",
+            help=_("print each entry, its interval in words, last run and next run"),
         )
         mode.add_argument(
             "--loop",
             action="store_true",
-            help="stay up and run the schedule at the start of every minute",
+            help=_("stay up and run the schedule at the start of every minute"),
         )
 
     def handle(self, *args: Any, list_entries: bool, loop: bool, **options: Any) -> None:
@@ -51,9 +53,11 @@ class Command(BaseCommand):
             cdp_settings()
             require_aware_times()
         except ConfigurationError as error:
-            raise CommandError(f"{error} Fix the configuration, then run again.") from None
+            raise CommandError(
+                _("%(error)s Fix the configuration, then run again.") % {"error": error}
+            ) from None
         if loop:
-            self.stdout.write("Running the schedule every minute; stop with SIGTERM or Ctrl-C.")
+            self.stdout.write(_("Running the schedule every minute; stop with SIGTERM or Ctrl-C."))
             CommandLoop(self.stdout, self.stderr, self.style).run(
                 self.one_pass, idle=_seconds_to_next_minute
             )
@@ -67,8 +71,10 @@ class Command(BaseCommand):
         except DatabaseError as error:
             raise CommandError(database_refused(error)) from None
         except KeyboardInterrupt as error:  # Ctrl-C or SIGTERM: the export under way is recorded
-            stopped = str(error) or "Interrupted."
-            raise CommandError(f"{stopped} A full export continues with --resume.") from None
+            stopped = str(error) or _("Interrupted.")
+            raise CommandError(
+                _("%(stopped)s A full export continues with --resume.") % {"stopped": stopped}
+            ) from None
 
     def one_pass(self) -> float:
         """Run what is due; the seconds until the start of the next minute."""
@@ -78,8 +84,14 @@ class Command(BaseCommand):
     def report(self, outcomes: list[EntryOutcome], *, fail_on_errors: bool) -> None:
         failed = [outcome for outcome in outcomes if outcome.status in ("failed", "refused")]
         for outcome in outcomes:
-            line = f"{outcome.name} {outcome.status}"
-            line += f": {outcome.detail}" if outcome.detail else ""
+            status = {
+                "name": outcome.name,
+                "status": outcome.shown_status,
+                "detail": outcome.detail,
+            }
+            line = (
+                _("%(name)s %(status)s: %(detail)s") if outcome.detail else _("%(name)s %(status)s")
+            ) % status
             if outcome.status in ("failed", "refused"):
                 self.stderr.write(self.style.ERROR(line), as_styled)
             elif outcome.status == "succeeded":

@@ -7,8 +7,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from cdp_bridge.management.base import TranslatedCommand
 from cdp_bridge.sandbox.activation import ActivationFailed, activate_all
 from cdp_bridge.sandbox.audience_file import AudienceFileInvalid, read_audience_file
 from cdp_bridge.sandbox.faults import Faults, FaultSpecInvalid
@@ -22,8 +25,8 @@ from cdp_bridge.sandbox.server import (
 )
 
 
-class Command(BaseCommand):
-    help = (
+class Command(TranslatedCommand):
+    help = gettext_lazy(
         "Serve a local stand-in for Raptor's CDP (Streaming API, tracking, audiences, "
         "activations, membership API, web UI) until Ctrl-C; or, with 'activate [NAME]', run "
         "the activations of the audience file once."
@@ -32,26 +35,33 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", nargs="?", choices=["serve", "activate"], default="serve")
-        parser.add_argument("name", nargs="?", help="activate: the activation (default: all).")
-        parser.add_argument("--addrport", default="127.0.0.1:8765", help="Where to listen.")
+        parser.add_argument("name", nargs="?", help=_("activate: the activation (default: all)."))
+        parser.add_argument("--addrport", default="127.0.0.1:8765", help=_("Where to listen."))
         parser.add_argument(
-            "--data", type=Path, default=DEFAULT_DATA, help=f"State directory ({DEFAULT_DATA})."
+            "--data",
+            type=Path,
+            default=DEFAULT_DATA,
+            help=_("State directory (%(directory)s).") % {"directory": DEFAULT_DATA},
         )
-        parser.add_argument("--audiences", type=Path, help="The audience file (YAML).")
+        parser.add_argument("--audiences", type=Path, help=_("The audience file (YAML)."))
         parser.add_argument(
             "--fail",
             default="",
             metavar="SHARES",
-            help="Failure injection on the Streaming API, e.g. 503:0.2,429:0.1,drop:0.05,slow:0.1",
-        )
-        parser.add_argument("--retry-after", type=int, default=1, help="Seconds sent with 429/503.")
-        parser.add_argument("--slow-seconds", type=float, default=2.0, help="Delay of 'slow'.")
-        parser.add_argument("--seed", type=int, help="Seed of the failure injection's draws.")
-        parser.add_argument(
-            "--activate-every", type=float, metavar="SECONDS", help="Activate periodically."
+            help=_(
+                "Failure injection on the Streaming API, e.g. 503:0.2,429:0.1,drop:0.05,slow:0.1"
+            ),
         )
         parser.add_argument(
-            "--base-url", help="activate: send to this webhook URL instead of the activation's."
+            "--retry-after", type=int, default=1, help=_("Seconds sent with 429/503.")
+        )
+        parser.add_argument("--slow-seconds", type=float, default=2.0, help=_("Delay of 'slow'."))
+        parser.add_argument("--seed", type=int, help=_("Seed of the failure injection's draws."))
+        parser.add_argument(
+            "--activate-every", type=float, metavar="SECONDS", help=_("Activate periodically.")
+        )
+        parser.add_argument(
+            "--base-url", help=_("activate: send to this webhook URL instead of the activation's.")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -59,7 +69,9 @@ class Command(BaseCommand):
             self.activate(options)
         else:
             if options["name"]:
-                raise CommandError(f"Unexpected argument {options['name']!r}.")
+                raise CommandError(
+                    _("Unexpected argument %(argument)s.") % {"argument": repr(options["name"])}
+                )
             self.serve(options)
 
     def serve(self, options: dict[str, Any]) -> None:
@@ -84,13 +96,17 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         url = sandbox.url
-        banner = (
-            f"CDP sandbox at {url}/ (state in {options['data']}, audiences from "
-            f"{sandbox.audiences.path or 'no file'}; failures: {faults.describe()}).\n"
-            f"Point the site at it: stream_base_url {url}, tracking.script_url "
-            f"{url}/tracking/raptor.js, tracking.server_url {url}, membership.base_url {url}.\n"
-            "Quit with CONTROL-C."
-        )
+        banner = _(
+            "CDP sandbox at %(url)s/ (state in %(data)s, audiences from %(audiences)s; "
+            "failures: %(failures)s).\nPoint the site at it: stream_base_url %(url)s, "
+            "tracking.script_url %(url)s/tracking/raptor.js, tracking.server_url %(url)s, "
+            "membership.base_url %(url)s.\nQuit with CONTROL-C."
+        ) % {
+            "url": url,
+            "data": options["data"],
+            "audiences": sandbox.audiences.path or _("no file"),
+            "failures": faults.describe(),
+        }
         self.stdout.write(self.style.SUCCESS(banner))
         try:
             while not stop.wait(0.5):
@@ -98,7 +114,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         sandbox.stop()
-        self.stdout.write(self.style.SUCCESS("CDP sandbox stopped."))
+        self.stdout.write(self.style.SUCCESS(_("CDP sandbox stopped.")))
 
     def activate(self, options: dict[str, Any]) -> None:
         try:
@@ -109,8 +125,11 @@ class Command(BaseCommand):
             path = options["audiences"] or audience_file_of(store)
             if path is None:
                 raise CommandError(
-                    f"No audience file: pass --audiences FILE (no sandbox was started with "
-                    f"--data {options['data']})."
+                    _(
+                        "No audience file: pass --audiences FILE (no sandbox was started with "
+                        "--data %(data)s)."
+                    )
+                    % {"data": options["data"]}
                 )
             try:
                 audience_file = read_audience_file(path)
@@ -126,4 +145,8 @@ class Command(BaseCommand):
             store.close()
         for report in reports:
             for line in report.lines:
-                self.stdout.write(self.style.SUCCESS(f"Activation {report.name}: {line}"))
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        _("Activation %(name)s: %(line)s") % {"name": report.name, "line": line}
+                    )
+                )

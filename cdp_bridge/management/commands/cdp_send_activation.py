@@ -7,33 +7,38 @@ import sys
 from typing import Any
 
 import requests
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cdp_bridge import conf
 from cdp_bridge.conf import Activation
 from cdp_bridge.exceptions import ConfigurationError
+from cdp_bridge.management.base import TranslatedCommand
 from cdp_bridge.webhook.sender import TokenRefused, answer_start, send_activation
 
 
-class Command(BaseCommand):
-    help = (
+class Command(TranslatedCommand):
+    help = gettext_lazy(
         "Post a JSON delivery (a file, or - for standard input) to an activation webhook, "
         "authenticated with the scope's activation credentials."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="The JSON delivery; - reads standard input.")
+        parser.add_argument("file", help=_("The JSON delivery; - reads standard input."))
         parser.add_argument(
-            "--url", required=True, help="The webhook, e.g. https://site/cdp/webhook"
+            "--url", required=True, help=_("The webhook, e.g. https://site/cdp/webhook")
         )
         parser.add_argument("--scope", "--siteaccess", default="default", dest="scope")
-        parser.add_argument("--client-id", help="The activation to send as (default: the first).")
         parser.add_argument(
-            "--token", action="store_true", help="Authenticate with a bearer token, not Basic."
+            "--client-id", help=_("The activation to send as (default: the first).")
         )
-        parser.add_argument("--gzip", action="store_true", help="Send the body gzip-compressed.")
-        parser.add_argument("--delivery-id", help="Send X-CDP-Delivery-Id.")
-        parser.add_argument("--timeout", type=float, default=60.0, help="Seconds (default 60).")
+        parser.add_argument(
+            "--token", action="store_true", help=_("Authenticate with a bearer token, not Basic.")
+        )
+        parser.add_argument("--gzip", action="store_true", help=_("Send the body gzip-compressed."))
+        parser.add_argument("--delivery-id", help=_("Send X-CDP-Delivery-Id."))
+        parser.add_argument("--timeout", type=float, default=60.0, help=_("Seconds (default 60)."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         activation = self.activation(options["scope"], options["client_id"])
@@ -51,10 +56,15 @@ class Command(BaseCommand):
         except TokenRefused as error:
             raise CommandError(str(error)) from None
         except requests.RequestException as error:
-            raise CommandError(f"Could not reach {options['url']}: {error}") from None
+            raise CommandError(
+                _("Could not reach %(url)s: %(error)s") % {"url": options["url"], "error": error}
+            ) from None
         answer = _json(response)
         if response.status_code >= 400:
-            raise CommandError(f"The webhook answered {response.status_code} {_reason(response)}")
+            raise CommandError(
+                _("The webhook answered %(status)d %(reason)s")
+                % {"status": response.status_code, "reason": _reason(response)}
+            )
         status = f"{response.status_code} {answer.get('status', '')}".rstrip()
         self.stdout.write(self.style.SUCCESS(status))
         self.stdout.write(json.dumps(answer, indent=2))
@@ -67,8 +77,13 @@ class Command(BaseCommand):
         for activation in scope.activations:
             if client_id is None or activation.client_id == client_id:
                 return activation
-        which = f"with client id {client_id!r} " if client_id else ""
-        raise CommandError(f"The scope {scope_name!r} has no activation {which}to send as.")
+        names = {"scope": repr(scope_name), "client_id": repr(client_id)}
+        if client_id:
+            raise CommandError(
+                _("The scope %(scope)s has no activation with client id %(client_id)s to send as.")
+                % names
+            )
+        raise CommandError(_("The scope %(scope)s has no activation to send as.") % names)
 
     def read(self, path: str) -> bytes:
         try:
@@ -77,7 +92,9 @@ class Command(BaseCommand):
             with open(path, "rb") as file:
                 return file.read()
         except OSError as error:
-            raise CommandError(f"Cannot read {path}: {error.strerror}.") from None
+            raise CommandError(
+                _("Cannot read %(path)s: %(reason)s.") % {"path": path, "reason": error.strerror}
+            ) from None
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """``manage.py stream_user_data``: Ibexa's ``ibexa:cdp:stream-user-data``."""
 
+from django.utils.translation import gettext_lazy
+
 from cdp_bridge.management.stream_data import StreamDataCommand
 
 
 class Command(StreamDataCommand):
-    help = (
+    help = gettext_lazy(
         "Stream the site's users to the CDP: a draft sample by default, everything with "
         "--no-draft. Choose the source with --user-content-type."
     )
