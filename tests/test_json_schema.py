@@ -1,11 +1,15 @@
 """The published JSON Schema: generated from the settings classes, and true to the YAML file."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+from django.utils import translation
 
 from cdp_bridge.conf.json_schema import json_schema, json_schema_text, main
 
@@ -38,6 +42,25 @@ def test_the_command_writes_the_schema(tmp_path, capsys):
     assert main([str(tmp_path / "schema.json")]) == 0
     assert json.loads((tmp_path / "schema.json").read_text()) == json_schema()
     assert "Wrote the configuration's JSON Schema" in capsys.readouterr().out
+
+
+def test_the_documented_command_runs_outside_a_project(tmp_path):
+    """Contributors regenerate the file with no Django settings at all."""
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    written = tmp_path / "schema.json"
+    subprocess.run(
+        [sys.executable, "-m", "cdp_bridge.conf.json_schema", str(written)],
+        check=True,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+    )
+    assert written.read_text() == COMMITTED.read_text()
+
+
+def test_the_schema_is_english_whatever_the_active_language():
+    with translation.override("de"):
+        assert json_schema_text() == COMMITTED.read_text()
 
 
 def test_the_example_projects_file_validates(validator):

@@ -21,6 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from django.conf import settings
+from django.utils import translation
+
 from cdp_bridge.conf.document import yaml_sections
 from cdp_bridge.conf.legacy import CURRENT_ACTIVATIONS, CURRENT_USER_STREAM
 from cdp_bridge.conf.placeholders import PLACEHOLDER
@@ -285,12 +288,15 @@ def json_schema() -> dict[str, Any]:
 
 
 def json_schema_text() -> str:
-    """The JSON Schema as the text committed in docs/."""
-    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    """The JSON Schema as the text committed in docs/: in English, whatever the active language."""
+    with translation.override(None):
+        return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 def main(arguments: list[str]) -> int:
     """``python -m cdp_bridge.conf.json_schema [PATH]``: write the schema to PATH, or print it."""
+    if not settings.configured:  # run on its own, outside a project: untranslated texts
+        settings.configure(USE_I18N=False)
     text = json_schema_text()
     if not arguments:
         sys.stdout.write(text)
