@@ -42,15 +42,25 @@ class WebhookRejected(CdpBridgeError, SuspiciousOperation):
 
     code: ClassVar[str]
 
-    def __init__(self, message: object, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        message: object,
+        details: list[dict[str, Any]] | None = None,
+        *,
+        english_details: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
+        # Details that are text already (DRF's field errors are translated as they are raised)
+        # come with their English reading, for the stored delivery.
+        self.english_details = english_details
 
     def as_result(self) -> dict[str, object]:
         """What a stored delivery keeps of the refusal (its ``result``), in English."""
         details = [
-            {key: in_english(value) for key, value in detail.items()} for detail in self.details
+            {key: in_english(value) for key, value in detail.items()}
+            for detail in (self.details if self.english_details is None else self.english_details)
         ]
         return {"code": self.code, "details": details}
 

@@ -956,6 +956,19 @@ def test_a_placeholder_without_a_processor_names_the_one_to_add(cdp_config, monk
     assert "%env(bool:default:CDP_DEFAULT_ON:CDP_SIGNED)%" in hints["enabled"]
 
 
+@pytest.mark.parametrize("written", ["%env(CDP_BATCH)%%env(CDP_PIN)%", "1%env(CDP_PIN)%"])
+def test_a_number_built_from_placeholders_never_shows_the_environment(
+    cdp_config, monkeypatch, written
+):
+    monkeypatch.setenv("CDP_BATCH", "30")
+    monkeypatch.setenv("CDP_PIN", "8675309")
+    report = cdp_config(user_data(batch_size=written))
+    (problem,) = report.problems
+    assert problem.check_id == "cdp_bridge.E002"
+    assert "8675309" not in f"{problem.message} {problem.hint}"
+    assert "%env(int:NAME)%" in problem.hint
+
+
 def test_numbers_from_the_environment_with_their_processor_are_read(cdp_config, monkeypatch):
     monkeypatch.setenv("CDP_BATCH", "30")
     monkeypatch.setenv("CDP_TIMEOUT", "2.5")

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.management.color import no_style
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cdp_bridge import conf, tasks
 from cdp_bridge.celery import beat_schedule
@@ -510,6 +510,28 @@ def test_in_colour_successes_refusals_and_the_listing_are_styled(cdp_config, use
     (refusal,) = err.getvalue().splitlines()
     assert refusal == palette.ERROR(unstyled(refusal))
     assert unstyled(refusal).startswith("user[1] refused: ")
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"user": [{"interval": "61 * * * *", "options": "--no-draft"}]},
+        {"user": "*/15 * * * *"},
+    ],
+    ids=["an entry", "the section"],
+)
+def test_a_refusal_is_logged_in_english_and_answered_in_the_active_language(
+    cdp_config, users, caplog, broken
+):
+    config = schedule()
+    config["data_export"]["schedule"] = broken
+    cdp_config(config)
+    with translation.override("de"):
+        (outcome,) = run_due_entries(TEN_PAST)
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "cdp_bridge.schedule"]
+    english = {"an entry": "is not a valid crontab interval", "the section": "must be a list"}
+    assert any(text in logged for text in english.values()), logged
+    assert not any(text in outcome.detail for text in english.values()), outcome.detail
 
 
 BROKEN_SCHEDULES = {

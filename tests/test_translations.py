@@ -4,6 +4,7 @@ has it; the shipped catalogs are complete, keep every placeholder, and are compi
 import ast
 import gettext
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -207,6 +208,23 @@ def test_a_refusal_is_logged_and_stored_in_english_whatever_the_answer_says(
     assert WRONG_CREDENTIALS["de"] not in caplog.text
     stored = WebhookDelivery.objects.get()
     assert stored.error == "Send Content-Type: application/json, not 'text/plain'."
+
+
+@pytest.mark.django_db
+def test_a_malformed_delivery_is_answered_in_the_language_and_its_problems_stored_in_english(
+    client, group, settings
+):
+    settings.LANGUAGE_CODE = "de"
+    body = json.dumps({"audiences": [{"id": "a", "name": "A", "sync": "full", "added": ["1"]}]})
+    answer = client.post(WEBHOOK, body, content_type="application/json", HTTP_AUTHORIZATION=basic())
+    assert answer.status_code == 400
+    answered = {d["path"]: d["message"] for d in answer.json()["error"]["details"]}
+    stored = {d["path"]: d["message"] for d in WebhookDelivery.objects.get().result["details"]}
+    assert answered.keys() == stored.keys() and len(stored) >= 2, stored
+    required = stored["/segment_group_identifier"]
+    assert required == "This field is required."
+    assert answered["/segment_group_identifier"] != required  # DRF's own German
+    assert all(answered[path] != stored[path] for path in stored), (answered, stored)
 
 
 # -- commands -------------------------------------------------------------------------------

@@ -578,6 +578,11 @@ class Reader:
                 "placeholder": raw.strip(),
                 "typed": typed,
             }
+        elif text != raw:  # placeholders within text: the value is not shown, it may be a secret
+            hint = _(
+                "Text with placeholders in it is text: take the whole value from one "
+                "environment variable with %(placeholder)s."
+            ) % {"placeholder": f"%env({processor}:NAME)%"}
         else:
             example = text.strip()
             if tp is bool:

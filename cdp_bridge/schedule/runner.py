@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from django.db import DatabaseError
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
@@ -69,7 +69,11 @@ def run_due_entries(now: datetime | None = None) -> list[EntryOutcome]:
     owner = _lease_owner()
     unread = []
     for part in unread_schedule():
-        logger.error("Schedule section %s refused: %s", part.where, part.problem)
+        logger.error(
+            "Schedule section %s refused: %s",
+            part.where,
+            _refusal_in_english(part.where, part.problem),
+        )
         unread.append(EntryOutcome(part.where, "refused", part.problem))
     return unread + [
         run_if_due(scheduled, owner, now or timezone.now()) for scheduled in scheduled_exports()
@@ -84,6 +88,22 @@ def run_entry_by_key(key: str, now: datetime | None = None) -> EntryOutcome | No
     return None
 
 
+def _refusal_in_english(name: str, problem: str) -> str:
+    """Why a part of the schedule is refused, in English whatever the language: for the log.
+
+    The configuration's messages are translated as they are read (and read once per language),
+    so the English reading is the one to ask.
+    """
+    with translation.override("en"):
+        for part in unread_schedule():
+            if part.where == name:
+                return part.problem
+        for scheduled in scheduled_exports():
+            if scheduled.name == name and scheduled.problem:
+                return scheduled.problem
+    return problem
+
+
 def _lease_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -92,7 +112,11 @@ def run_if_due(scheduled: ScheduledExport, owner: str, now: datetime) -> EntryOu
     """Claim and run one entry if its interval fired since it last ran."""
     entry, options = scheduled.entry, scheduled.options
     if entry is None or options is None:
-        logger.error("Schedule entry %s refused: %s", scheduled.name, scheduled.problem)
+        logger.error(
+            "Schedule entry %s refused: %s",
+            scheduled.name,
+            _refusal_in_english(scheduled.name, scheduled.problem),
+        )
         return EntryOutcome(scheduled.name, "refused", scheduled.problem)
     fire_time = latest_fire_time(entry.interval, now)
     state = leases.state_of(entry, now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from rest_framework import serializers
@@ -245,6 +246,14 @@ def validate_delivery(document: Any) -> Delivery:
     serializer = DeliverySerializer(data=document)
     if not serializer.is_valid():
         details = list(error_details(serializer.errors))
+        english_details = details
+        if not (translation.get_language() or "en").startswith("en"):
+            # The answer gives the problems in the request's language, the stored delivery
+            # in English: DRF translates field errors as it raises them, so read them again.
+            with translation.override("en"):
+                english = DeliverySerializer(data=document)
+                english.is_valid()
+                english_details = list(error_details(english.errors))
         count = len(details)
         raise InvalidPayload(
             interpolate_lazy(
@@ -256,6 +265,7 @@ def validate_delivery(document: Any) -> Delivery:
                 {"count": count},
             ),
             details,
+            english_details=english_details,
         )
     data = serializer.validated_data
     return Delivery(
