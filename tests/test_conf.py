@@ -1113,3 +1113,28 @@ def test_an_ibexa_siteaccess_group_no_scope_takes_is_a_warning_saying_how_to_joi
     assert "read as a scope named 'site_group'" in problem.message
     assert "groups: [site_group]" in problem.hint
     assert conf.get_scope("shop").account_number is None
+
+
+# -- a secret's problems never repeat it ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("secret", "check_id"),
+    [
+        ("Xq7%Kp9LmN2%vB8-rest-of-it", "cdp_bridge.E039"),  # read as a container parameter
+        ("Xq7-%env(Kp9LmN2-rest-of-it", "cdp_bridge.E032"),  # read as an unterminated placeholder
+    ],
+)
+def test_a_secret_read_for_percent_signs_is_not_repeated_in_its_problem(
+    cdp_config, secret, check_id
+):
+    report = cdp_config(
+        {"system": {"default": {"cdp": {"activations": [{**ACTIVATION, "client_secret": secret}]}}}}
+    )
+    (problem,) = report.problems
+    assert (problem.check_id, problem.path) == (
+        check_id,
+        "system.default.cdp.activations[0].client_secret",
+    )
+    assert "Kp9LmN2" not in f"{problem.message} {problem.hint}"
+    assert "%env(NAME)%" in problem.hint and "%%" in problem.hint

@@ -50,12 +50,17 @@ FORM_HINT = gettext_lazy(
 
 
 class PlaceholderError(ValueError):
-    """A placeholder that cannot be resolved; ``check_id`` says which rule it broke."""
+    """A placeholder that cannot be resolved; ``check_id`` says which rule it broke.
 
-    def __init__(self, message: str, hint: object, check_id: str) -> None:
+    ``shown`` is the text of the value the message repeats, when it is not a placeholder's own
+    (an unterminated ``%env(`` and what follows, a ``%name%``): of a secret, it is not shown.
+    """
+
+    def __init__(self, message: str, hint: object, check_id: str, *, shown: str = "") -> None:
         super().__init__(message)
         self.hint = str(hint)
         self.check_id = check_id
+        self.shown = shown
 
 
 def resolve(value: str) -> Any:
@@ -88,6 +93,7 @@ def _incomplete(fragment: str) -> None:
         % {"fragment": repr(fragment[:40])},
         FORM_HINT,
         "cdp_bridge.E032",
+        shown=fragment[:40],
     )
 
 
@@ -132,6 +138,7 @@ def _parameter(reference: str, name: str) -> Any:
         % {"reference": reference, "parameter": name},
         hint,
         "cdp_bridge.E039",
+        shown=reference,
     )
 
 

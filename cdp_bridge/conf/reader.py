@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cdp_bridge.conf.placeholders import (
     FALSE_WORDS,
@@ -45,6 +46,7 @@ from cdp_bridge.conf.rules import (
 )
 from cdp_bridge.conf.schema import frozen_mapping
 from cdp_bridge.conf.spec import SETTING, Setting
+from cdp_bridge.redaction import mask_secret
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise as StrPromise
@@ -59,6 +61,10 @@ class _Invalid:
 
 INVALID: Any = _Invalid()
 NO_SETTING = Setting(doc="")
+SECRET_PERCENT_HINT = gettext_lazy(
+    "A secret is best taken from the environment, %env(NAME)%, which is never read for percent "
+    "signs; written in the configuration, each of its percent signs is written %%."
+)
 
 
 @dataclass(frozen=True)
@@ -486,6 +492,13 @@ class Reader:
             try:
                 value = resolve(raw)
             except PlaceholderError as error:
+                written = raw.strip()
+                meant = written == error.shown or written.startswith("%env(")
+                if setting.secret and error.shown and not meant:  # a secret that holds a %
+                    message = str(error)
+                    for shown in (error.shown, error.shown.strip("%")):  # a %name% and its name
+                        message = message.replace(shown, mask_secret(shown))
+                    return self.report(error.check_id, path, message, SECRET_PERCENT_HINT)
                 return self.report(error.check_id, path, str(error), error.hint)
         if value is None and not element_of_list:
             return None

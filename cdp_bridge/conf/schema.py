@@ -105,6 +105,7 @@ class StreamSettings:
             "The stream id from the CDP's Data Manager (Stream file). A secret.",
             key=("stream_file", "stream_id"),
             rules=(STREAM_ID_RULE,),
+            secret=True,
         ),
     )
     directory: Path | None = field(
@@ -173,6 +174,7 @@ class Activation:
             "The Client Secret, or a list of them: every listed secret is accepted (rotation).",
             key="client_secret",
             rules=CLIENT_SECRET_RULES,
+            secret=True,
         )
     )
     segment_group_identifier: str = field(
@@ -189,6 +191,7 @@ class Activation:
         metadata=setting(
             "The secret the CDP signs requests with.",
             required_when=("require_signature", True),
+            secret=True,
         ),
     )
     require_signature: bool = field(
@@ -261,7 +264,9 @@ class MembershipSettings:
         metadata=setting("Seconds per request.", minimum=0, exclusive_minimum=True),
     )
     activation_id: str | None = field(default=None, metadata=setting("Sent as X-ACTIVATION-ID."))
-    api_key: str | None = field(default=None, metadata=setting("Sent as X-API-KEY; a secret."))
+    api_key: str | None = field(
+        default=None, metadata=setting("Sent as X-API-KEY; a secret.", secret=True)
+    )
     cache_ttl: int = field(
         default=300, metadata=setting("Seconds a visitor's segments are cached.", minimum=0)
     )
@@ -299,7 +304,8 @@ class RaptorConnectorSettings:
         ),
     )
     recommendations_api_key: str | None = field(
-        default=None, metadata=setting("Raptor's Recommendations API key; not used yet.")
+        default=None,
+        metadata=setting("Raptor's Recommendations API key; not used yet.", secret=True),
     )
     recommendations_api_url: str | None = field(
         default=None,

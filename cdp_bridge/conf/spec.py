@@ -72,6 +72,7 @@ class Setting:
     * ``section``: for a top-level key, the section of the YAML file it goes under.
     * ``same_as``: the key path, in the same ``system`` block, of the key this one is another
       spelling of (Ibexa's ``connector_raptor.customer_id`` is ``cdp.account_number``).
+    * ``secret``: the value is a secret, which no problem of it repeats.
     """
 
     doc: str
@@ -91,6 +92,7 @@ class Setting:
     refers_to: tuple[str, str] | None = None
     section: str | None = None
     same_as: tuple[str, ...] | None = None
+    secret: bool = False
 
 
 def setting(doc: str, **options: Any) -> dict[str, Setting]:
