@@ -339,6 +339,25 @@ def test_a_delivery_racing_the_erasure_of_a_member_skips_that_member(
 
 
 @on_postgresql
+def test_an_erasure_racing_a_delivery_that_adds_the_person_still_deletes_them(
+    webhook, group, users, session
+):
+    """Django deletes a user's memberships, then the user, in one transaction. A delivery that
+    makes them a member in between commits first; deleting the user still works, and takes the
+    new membership with it (the database cascades), instead of failing at commit."""
+    victim, kept = users[0], users[1]
+    eraser = session()
+    eraser.execute("DELETE FROM cdp_bridge_segmentmembership WHERE user_id = %s", [victim.pk])
+    response = send(webhook, delivery(audience(members=[str(victim.pk), str(kept.pk)])))
+    assert response.status_code == 200, response.text
+    assert members("5d822e81") == {victim.username, kept.username}
+    eraser.execute("DELETE FROM auth_user WHERE id = %s", [victim.pk])
+    eraser.commit()
+    assert members("5d822e81") == {kept.username}
+    assert not SegmentMembership.objects.filter(user_id=victim.pk).exists()
+
+
+@on_postgresql
 def test_a_delivery_holding_its_group_lets_others_add_rows_that_reference_the_group(
     webhook, group, users, session
 ):
