@@ -260,16 +260,27 @@ def require_scalars(values: Mapping[str, Any], producer: Any, where: str) -> Non
     """Refuse values the CDP cannot store (Raptor: String, Boolean, Number, DateTime, Null)."""
     if not isinstance(values, Mapping):
         raise ExportError(
-            f"{where}: {processor_name(producer)} returned {type(values).__name__}, not a "
-            "mapping of column names to values."
+            _(
+                "%(where)s: %(processor)s returned %(type)s, not a mapping of column names to "
+                "values."
+            )
+            % {"where": where, "processor": processor_name(producer), "type": type(values).__name__}
         )
     for key, value in values.items():
         if not isinstance(value, SCALAR_TYPES) or (
             isinstance(value, float) and not math.isfinite(value)
         ):
             raise ExportError(
-                f"{where}: {processor_name(producer)} returned {value!r} for {key!r}, which is "
-                "not a scalar. Return a string, number, boolean or None (dates as ISO 8601 text)."
+                _(
+                    "%(where)s: %(processor)s returned %(value)s for %(key)s, which is not a "
+                    "scalar. Return a string, number, boolean or None (dates as ISO 8601 text)."
+                )
+                % {
+                    "where": where,
+                    "processor": processor_name(producer),
+                    "value": repr(value),
+                    "key": repr(key),
+                }
             )
 
 
