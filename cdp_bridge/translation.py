@@ -8,6 +8,7 @@ delivery, in English: operators search logs in one language. Such a message is b
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, cast
 
 from django.utils import translation
@@ -29,7 +30,20 @@ def interpolate_lazy(text: StrPromise, params: Mapping[str, Any]) -> StrPromise:
     return cast("StrPromise", _interpolated_lazy(text, params))
 
 
+ENGLISH = "en"  # the language of log records and stored records
+
+
+def english() -> AbstractContextManager[None]:
+    """English for what is read inside: for text read again for a log or a stored record."""
+    return translation.override(ENGLISH)
+
+
+def speaking_english() -> bool:
+    """Whether the active language is English, so that English text needs no second reading."""
+    return (translation.get_language() or ENGLISH).startswith(ENGLISH)
+
+
 def in_english(message: object) -> str:
     """A (lazy) message, or an exception built from one, as English text: for a log record."""
-    with translation.override("en"):
+    with english():
         return str(message)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from cdp_bridge import conf
 
@@ -25,6 +26,14 @@ def cdp_config(settings):
 
     yield configure
     conf.reload()
+
+
+def needs_postgresql(why):
+    """A mark that skips a test on SQLite, saying ``why`` it needs PostgreSQL (CI runs it)."""
+    return pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason=f"{why}: set DATABASE_URL to a PostgreSQL database",
+    )
 
 
 def problems_by_id(report):

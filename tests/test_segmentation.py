@@ -13,6 +13,8 @@ from cdp_bridge.exceptions import SegmentGroupLocked
 from cdp_bridge.models import Segment, SegmentGroup, SegmentMembership, SnapshotPart
 from cdp_bridge.models.segments import cdp_writes
 
+from .conftest import needs_postgresql
+
 pytestmark = pytest.mark.django_db
 
 
@@ -363,10 +365,7 @@ def test_deleting_a_person_always_works_and_removes_their_memberships(cats, alic
 
 # -- the lock in the database (PostgreSQL): raw SQL ---------------------------------------------
 
-on_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the database guard is a PostgreSQL trigger: set DATABASE_URL to PostgreSQL",
-)
+on_postgresql = needs_postgresql("the database guard is a PostgreSQL trigger")
 
 
 def raw(*statements, params=()):

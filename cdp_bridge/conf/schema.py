@@ -83,6 +83,14 @@ TrackingType = Literal["client", "server"]
 WebhookQueue = Literal["command", "celery"]
 
 
+def stream_file_seconds(name: str, default: float, doc: str) -> Any:
+    """A field of seconds above 0, written as ``stream_file.<name>``."""
+    return field(
+        default=default,
+        metadata=setting(doc, key=("stream_file", name), minimum=0, exclusive_minimum=True),
+    )
+
+
 def frozen_mapping(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """A read-only copy of ``mapping``."""
     return MappingProxyType(dict(mapping or {}))
@@ -120,45 +128,25 @@ class StreamSettings:
     max_batch_bytes: int = field(
         default=4 * MiB, metadata=setting("Bytes per request at most.", minimum=1024)
     )
-    connect_timeout: float = field(
-        default=5.0,
-        metadata=setting(
-            "Seconds to connect to the Streaming API.",
-            key=("stream_file", "connect_timeout"),
-            minimum=0,
-            exclusive_minimum=True,
-        ),
+    connect_timeout: float = stream_file_seconds(
+        "connect_timeout", 5.0, "Seconds to connect to the Streaming API."
     )
-    read_timeout: float = field(
-        default=30.0,
-        metadata=setting(
-            "Seconds to wait for the Streaming API's answer.",
-            key=("stream_file", "read_timeout"),
-            minimum=0,
-            exclusive_minimum=True,
-        ),
+    read_timeout: float = stream_file_seconds(
+        "read_timeout", 30.0, "Seconds to wait for the Streaming API's answer."
     )
     # Ten minutes rides out a CDP restart, and at a third of requests failing a batch runs out
     # of it about once in 10^12; a dead CDP still ends the run, with one line, in that time.
-    retry_budget: float = field(
-        default=600.0,
-        metadata=setting(
-            "Seconds one batch may keep failing transiently before the export gives up.",
-            key=("stream_file", "retry_budget"),
-            minimum=0,
-            exclusive_minimum=True,
-        ),
+    retry_budget: float = stream_file_seconds(
+        "retry_budget",
+        600.0,
+        "Seconds one batch may keep failing transiently before the export gives up.",
     )
     # A rate limit's window is seconds to a minute: a larger answer (a day) must not park the
     # export; it waits this long and tries again, within the retry budget.
-    max_retry_after: float = field(
-        default=120.0,
-        metadata=setting(
-            "The longest Retry-After honoured, in seconds; a longer one is cut to this.",
-            key=("stream_file", "max_retry_after"),
-            minimum=0,
-            exclusive_minimum=True,
-        ),
+    max_retry_after: float = stream_file_seconds(
+        "max_retry_after",
+        120.0,
+        "The longest Retry-After honoured, in seconds; a longer one is cut to this.",
     )
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from django.db import DatabaseError
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
@@ -29,6 +29,7 @@ from cdp_bridge.models.schedule import ScheduleState
 from cdp_bridge.schedule import leases
 from cdp_bridge.schedule.clock import latest_fire_time
 from cdp_bridge.schedule.entries import ScheduledExport, scheduled_exports, unread_schedule
+from cdp_bridge.translation import english
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise as StrPromise
@@ -94,7 +95,7 @@ def _refusal_in_english(name: str, problem: str) -> str:
     The configuration's messages are translated as they are read (and read once per language),
     so the English reading is the one to ask.
     """
-    with translation.override("en"):
+    with english():
         for part in unread_schedule():
             if part.where == name:
                 return part.problem

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from rest_framework import serializers
@@ -21,7 +20,7 @@ from rest_framework.exceptions import ErrorDetail
 from cdp_bridge.conf.schema import frozen_mapping
 from cdp_bridge.exceptions import InvalidPayload
 from cdp_bridge.field_types import MAX_BIGINT
-from cdp_bridge.translation import interpolate_lazy
+from cdp_bridge.translation import english, interpolate_lazy, speaking_english
 from cdp_bridge.webhook.body import pointer_token
 from cdp_bridge.webhook.payload import METADATA_FIELDS, Audience, Delivery, SnapshotRef
 
@@ -247,13 +246,13 @@ def validate_delivery(document: Any) -> Delivery:
     if not serializer.is_valid():
         details = list(error_details(serializer.errors))
         english_details = details
-        if not (translation.get_language() or "en").startswith("en"):
+        if not speaking_english():
             # The answer gives the problems in the request's language, the stored delivery
             # in English: DRF translates field errors as it raises them, so read them again.
-            with translation.override("en"):
-                english = DeliverySerializer(data=document)
-                english.is_valid()
-                english_details = list(error_details(english.errors))
+            with english():
+                reread = DeliverySerializer(data=document)
+                reread.is_valid()
+                english_details = list(error_details(reread.errors))
         count = len(details)
         raise InvalidPayload(
             interpolate_lazy(

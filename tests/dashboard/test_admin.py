@@ -12,6 +12,7 @@ from django.utils import translation
 
 from cdp_bridge.models import ExportRun, SegmentSize
 
+from ..conftest import needs_postgresql
 from ..webhook.conftest import audience, delivery, ids, post
 from .conftest import QUIET_SCOPE, TODAY, days_ago, on
 from .history import deliver_audiences, export_run, record_exports
@@ -271,10 +272,7 @@ def test_the_page_runs_the_same_queries_whatever_the_history(
     assert len(page_queries(admin_client)) == small
 
 
-on_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the plans of the history's reads are PostgreSQL's: set DATABASE_URL to run it",
-)
+on_postgresql = needs_postgresql("the plans of the history's reads are PostgreSQL's")
 
 
 @on_postgresql

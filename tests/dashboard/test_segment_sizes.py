@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from cdp_bridge.models import Segment, SegmentSize
 from cdp_bridge.models.segment_sizes import KEPT_FOR
 
+from ..conftest import needs_postgresql
 from ..webhook.conftest import audience, delivery, ids, post
 from .conftest import TODAY, days_ago, on
 
@@ -123,10 +124,7 @@ def test_a_delta_into_a_segment_with_no_size_recorded_counts_it(client, group, u
     assert sizes() == [(TODAY, 5)]
 
 
-on_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="what a statement reads is PostgreSQL's EXPLAIN ANALYZE: set DATABASE_URL to run it",
-)
+on_postgresql = needs_postgresql("what a statement reads is PostgreSQL's EXPLAIN ANALYZE")
 
 
 def membership_reads(body, client):

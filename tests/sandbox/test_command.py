@@ -33,26 +33,35 @@ def run(*args):
     )
 
 
+def serve(*args):
+    """``cdp_sandbox`` started in a process of its own, its output kept for the test to read."""
+    return subprocess.Popen(
+        sandbox_command(*args),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def first_page(server, url):
+    """The sandbox's home page, once it serves; fails with its error output if it never does."""
+    deadline = time.monotonic() + STARTUP_LIMIT
+    while True:
+        try:
+            return requests.get(f"{url}/", timeout=2)
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
+            time.sleep(0.1)
+
+
 def test_it_serves_until_sigterm_and_keeps_its_state_across_a_restart(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ("--addrport", f"127.0.0.1:{port}", "--data", str(tmp_path))
     for restart in (False, True):
-        server = subprocess.Popen(
-            sandbox_command(*args),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while True:
-            try:
-                page = requests.get(f"{url}/", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
-                time.sleep(0.1)
+        server = serve(*args)
+        page = first_page(server, url)
         if not restart:
             batch = requests.post(
                 f"{url}/stream/12345",
@@ -140,23 +149,9 @@ def test_an_ipv6_address_in_brackets_works(tmp_path):
         except OSError:
             pytest.skip("no IPv6 loopback here")
         port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        sandbox_command("--addrport", f"[::1]:{port}", "--data", str(tmp_path)),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = serve("--addrport", f"[::1]:{port}", "--data", str(tmp_path))
     try:
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while True:
-            try:
-                page = requests.get(f"http://[::1]:{port}/", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
-                time.sleep(0.1)
-        assert page.status_code == 200
+        assert first_page(server, f"http://[::1]:{port}").status_code == 200
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)

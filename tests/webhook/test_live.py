@@ -15,7 +15,7 @@ from cdp_bridge.models import Segment, SegmentMembership, SnapshotPart, WebhookD
 from cdp_bridge.webhook import writers
 from cdp_bridge.webhook.signatures import signature_header
 
-from ..conftest import GOOD_SECRET
+from ..conftest import GOOD_SECRET, needs_postgresql
 from .conftest import (
     CLIENT_ID,
     SIGNING_SECRET,
@@ -29,10 +29,7 @@ from .conftest import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-on_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="concurrent writers need a database with row locks: set DATABASE_URL to PostgreSQL",
-)
+on_postgresql = needs_postgresql("concurrent writers need a database with row locks")
 
 
 @pytest.fixture
@@ -165,10 +162,7 @@ def test_concurrent_identical_deliveries_apply_once(webhook, group, users):
     assert sorted(r.json()["status"] for r in responses) == ["applied"] + ["duplicate"] * 9
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="ending a database session from outside needs PostgreSQL: set DATABASE_URL",
-)
+@needs_postgresql("ending a database session from outside needs PostgreSQL")
 def test_the_database_connection_dying_mid_delivery_is_503_and_nothing_is_half_written(
     webhook, group, users, monkeypatch
 ):

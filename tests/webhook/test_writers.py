@@ -17,12 +17,11 @@ from cdp_bridge.webhook.writers import (
     membership_writer,
 )
 
+from ..conftest import needs_postgresql
+
 pytestmark = pytest.mark.django_db
 
-on_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the PostgreSQL writer needs PostgreSQL: set DATABASE_URL to run it",
-)
+on_postgresql = needs_postgresql("the PostgreSQL writer needs PostgreSQL")
 
 
 @pytest.fixture(
